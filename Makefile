@@ -1,0 +1,25 @@
+# Slate's commands. `make help` lists them.
+SHELL := bash
+.DEFAULT_GOAL := help
+# Sets DATABASE_URL for the recipe: the one given when it answers, else a project-local cluster.
+WITH_DB = url=$$(scripts/local-postgres.sh url) || exit 1; export DATABASE_URL=$$url;
+
+.PHONY: help run test bench db db-stop
+
+help: ## List the commands
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
+
+run: ## Start Slate's worker on a local PostgreSQL
+	@$(WITH_DB) cargo run --release -p slate-api --bin slate -- worker
+
+test: ## Run every test against a real PostgreSQL (started locally when needed)
+	@$(WITH_DB) cargo test --workspace
+
+bench: ## Measure the engine and write docs/benchmarks.md
+	@$(WITH_DB) cargo run --release -p slate-integration-tests --bin slate-bench -- --write docs/benchmarks.md
+
+db: ## Print the DATABASE_URL of the local PostgreSQL, starting it when needed
+	@scripts/local-postgres.sh url
+
+db-stop: ## Stop the project-local PostgreSQL
+	@scripts/local-postgres.sh stop

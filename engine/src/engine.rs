@@ -1,0 +1,180 @@
+//! The engine handle: the database pool and the registered workflows. Everything an application
+//! does with runs goes through it, and workers and schedulers are made from it.
+
+use std::{sync::Arc, time::Duration};
+
+use serde::Serialize;
+use sqlx::{postgres::PgListener, PgPool};
+
+use crate::{
+    error::{Error, Result},
+    event::{self, Event},
+    run::{self, Checkpoint, RunId, RunState, RunSummary, StartOptions, Started},
+    scheduler::{Scheduler, SchedulerConfig},
+    worker::{Worker, WorkerConfig},
+    workflow::{Workflow, WorkflowDef},
+    RUNS_CHANNEL,
+};
+
+/// The handle to the engine. Cheap to clone.
+#[derive(Clone)]
+pub struct Engine {
+    pub(crate) pool: PgPool,
+    pub(crate) registry: Arc<Registry>,
+}
+
+/// Registers the workflows an [`Engine`] knows.
+pub struct EngineBuilder {
+    pool: PgPool,
+    registry: Registry,
+}
+
+/// The workflows this process can run, by name and version.
+#[derive(Default)]
+pub(crate) struct Registry {
+    workflows: Vec<Arc<WorkflowDef>>,
+}
+
+impl Registry {
+    pub fn get(&self, name: &str, version: i32) -> Option<Arc<WorkflowDef>> {
+        self.workflows
+            .iter()
+            .find(|w| w.name == name && w.version == version)
+            .cloned()
+    }
+
+    pub fn names(&self) -> Vec<&'static str> {
+        self.workflows.iter().map(|w| w.name).collect()
+    }
+
+    pub fn versions(&self) -> Vec<i32> {
+        self.workflows.iter().map(|w| w.version).collect()
+    }
+}
+
+impl EngineBuilder {
+    /// Lets this engine's workers run `workflow`, and its replays and cancels call its hook.
+    pub fn register<I>(mut self, workflow: &Workflow<I>) -> Self {
+        let def = &workflow.def;
+        assert!(
+            self.registry.get(def.name, def.version).is_none(),
+            "workflow {def:?} is registered twice"
+        );
+        self.registry.workflows.push(def.clone());
+        self
+    }
+
+    pub fn build(self) -> Engine {
+        Engine {
+            pool: self.pool,
+            registry: Arc::new(self.registry),
+        }
+    }
+}
+
+impl Engine {
+    pub fn builder(pool: PgPool) -> EngineBuilder {
+        EngineBuilder {
+            pool,
+            registry: Registry::default(),
+        }
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Applies the schema's migrations that the database has not seen yet.
+    pub async fn migrate(&self) -> Result<()> {
+        crate::MIGRATOR.run(&self.pool).await?;
+        Ok(())
+    }
+
+    /// A worker that runs the registered workflows; start it with [`Worker::run`].
+    pub fn worker(&self, config: WorkerConfig) -> Worker {
+        Worker::new(self.clone(), config)
+    }
+
+    /// A scheduler; start it with [`Scheduler::run`].
+    pub fn scheduler(&self, config: SchedulerConfig) -> Scheduler {
+        Scheduler::new(self.pool.clone(), config)
+    }
+
+    /// Starts a run in a transaction of its own (see [`crate::start_using`] to start one in yours).
+    pub async fn start<I: Serialize>(
+        &self,
+        workflow: &Workflow<I>,
+        input: &I,
+        options: StartOptions,
+    ) -> Result<Started> {
+        let mut tx = self.pool.begin().await?;
+        let started = run::start_using(&mut tx, workflow, input, options).await?;
+        tx.commit().await?;
+        Ok(started)
+    }
+
+    /// Re-runs a completed, failed or cancelled run from the step named `from_step`; the later
+    /// checkpoints are superseded and kept in its history.
+    pub async fn replay(&self, run_id: RunId, from_step: &str) -> Result<()> {
+        run::replay(
+            &self.pool,
+            |n, v| self.registry.get(n, v),
+            run_id,
+            from_step,
+        )
+        .await
+    }
+
+    /// Cancels a running run: no further step runs, and the running attempt is told to stop.
+    pub async fn cancel(&self, run_id: RunId) -> Result<()> {
+        run::cancel(&self.pool, |n, v| self.registry.get(n, v), run_id).await
+    }
+
+    pub async fn run(&self, run_id: RunId) -> Result<Option<RunSummary>> {
+        run::find(&self.pool, run_id).await
+    }
+
+    /// The newest runs, of one state or all.
+    pub async fn runs(&self, state: Option<RunState>, limit: i64) -> Result<Vec<RunSummary>> {
+        run::list(&self.pool, state, limit).await
+    }
+
+    /// Every checkpoint of a run, live and superseded.
+    pub async fn checkpoints(&self, run_id: RunId) -> Result<Vec<Checkpoint>> {
+        run::checkpoints(&self.pool, run_id).await
+    }
+
+    /// A run's history, after the event `after` when given.
+    pub async fn events(&self, run_id: RunId, after: Option<i64>) -> Result<Vec<Event>> {
+        event::list(&self.pool, run_id, after).await
+    }
+
+    /// Waits until the run is completed, failed or cancelled, for at most `timeout`; `None` when
+    /// the time ran out first.
+    pub async fn wait_for_end(
+        &self,
+        run_id: RunId,
+        timeout: Duration,
+    ) -> Result<Option<RunSummary>> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let mut listener = PgListener::connect_with(&self.pool).await?;
+        listener.listen(RUNS_CHANNEL).await?;
+        let wanted = run_id.to_string();
+        loop {
+            let run = self.run(run_id).await?.ok_or(Error::RunNotFound(run_id))?;
+            if run.state.is_terminal() {
+                return Ok(Some(run));
+            }
+            loop {
+                match tokio::time::timeout_at(deadline, listener.recv()).await {
+                    Err(_) => return Ok(None),
+                    Ok(notification) => {
+                        if notification?.payload() == wanted {
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,35 @@
+//! The engine's error type: what can go wrong when the application talks to the engine
+//! (starting, replaying, cancelling, inspecting runs, running workers).
+
+use crate::run::{RunId, RunState};
+
+/// An error of the engine's API.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("run input or output is not valid JSON for its type: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("run {0} not found")]
+    RunNotFound(RunId),
+    #[error("workflow {name} v{version} is not registered with this engine")]
+    UnknownWorkflow { name: String, version: i32 },
+    #[error("workflow {workflow} has no step named {step:?}")]
+    UnknownStep { workflow: String, step: String },
+    #[error("run {run} is {state}; {action} needs a run that is {expected}")]
+    InvalidState {
+        run: RunId,
+        state: RunState,
+        action: &'static str,
+        expected: &'static str,
+    },
+    #[error("the liveness lock of worker {0} is held by another session")]
+    WorkerLockTaken(uuid::Uuid),
+    #[error("the workflow's hook failed: {0}")]
+    Hook(crate::hook::HookError),
+}
+
+/// The engine's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

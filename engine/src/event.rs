@@ -1,0 +1,102 @@
+//! Events: the append-only history of each run. The engine writes them in the same transactions
+//! that move runs on, and trims them only past the configured retention.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::{error::Result, run::RunId};
+
+/// What happened to a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, sqlx::Type)]
+#[sqlx(type_name = "event_kind", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    RunStarted,
+    StepStarted,
+    StepCompleted,
+    StepFailed,
+    RetryScheduled,
+    /// A late result of an attempt that no longer held its lease, dropped by the fence.
+    ResultDropped,
+    /// The scheduler took a task back from a dead or silent worker.
+    LeaseExpired,
+    /// A worker shutting down gave a task back.
+    LeaseReleased,
+    Replayed,
+    Cancelled,
+    RunCompleted,
+    RunFailed,
+}
+
+impl EventKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::RunStarted => "run_started",
+            Self::StepStarted => "step_started",
+            Self::StepCompleted => "step_completed",
+            Self::StepFailed => "step_failed",
+            Self::RetryScheduled => "retry_scheduled",
+            Self::ResultDropped => "result_dropped",
+            Self::LeaseExpired => "lease_expired",
+            Self::LeaseReleased => "lease_released",
+            Self::Replayed => "replayed",
+            Self::Cancelled => "cancelled",
+            Self::RunCompleted => "run_completed",
+            Self::RunFailed => "run_failed",
+        }
+    }
+}
+
+/// One row of a run's history. `id` grows with time across all runs.
+#[derive(Debug, Clone, sqlx::FromRow, Serialize)]
+pub struct Event {
+    pub id: i64,
+    pub run_id: RunId,
+    pub kind: EventKind,
+    pub step: Option<String>,
+    pub attempt: Option<i32>,
+    pub worker_id: Option<Uuid>,
+    pub detail: Option<Value>,
+    pub at: DateTime<Utc>,
+}
+
+/// Events written in one batch, as the columns of an `unnest`.
+#[derive(Default)]
+pub(crate) struct EventBatch {
+    pub run_id: Vec<RunId>,
+    pub kind: Vec<&'static str>,
+    pub step: Vec<&'static str>,
+    pub attempt: Vec<i32>,
+    pub detail: Vec<Value>,
+}
+
+impl EventBatch {
+    pub fn push(
+        &mut self,
+        run_id: RunId,
+        kind: EventKind,
+        step: &'static str,
+        attempt: u32,
+        detail: Value,
+    ) {
+        self.run_id.push(run_id);
+        self.kind.push(kind.as_str());
+        self.step.push(step);
+        self.attempt.push(attempt as i32);
+        self.detail.push(detail);
+    }
+}
+
+pub(crate) async fn list(pool: &PgPool, run_id: RunId, after: Option<i64>) -> Result<Vec<Event>> {
+    Ok(sqlx::query_as(
+        "SELECT id, run_id, kind, step, attempt, worker_id, detail, at FROM events
+         WHERE run_id = $1 AND id > $2 ORDER BY id",
+    )
+    .bind(run_id)
+    .bind(after.unwrap_or(0))
+    .fetch_all(pool)
+    .await?)
+}

@@ -1,0 +1,500 @@
+//! The hand-off: the one transaction that moves a run on after an attempt. Finished attempts are
+//! batched (whatever piled up while the last batch committed; a lone one commits at once), and
+//! each batch is one set-based statement that, for every attempt that still holds its lease,
+//! writes the checkpoint and its cost, moves the task on (kept by this worker, queued, retried
+//! later or removed), finishes the run, and records the events. The workflow's hook runs in the
+//! same transaction. Results of attempts that lost their lease are dropped, with an event.
+
+use std::{collections::HashSet, time::Duration};
+
+use chrono::Utc;
+use serde_json::{json, Value};
+use sqlx::{Connection, PgConnection};
+use tokio::sync::{mpsc, oneshot};
+use uuid::Uuid;
+
+use crate::{
+    connection::Dedicated,
+    context::Lease,
+    event::{EventBatch, EventKind},
+    hook::{run_hooks, HookError, Transition, TransitionKind},
+    run::{RunError, RunId},
+    step_error::StepError,
+    task::Attempt,
+    RUNS_CHANNEL, TASKS_CHANNEL,
+};
+
+/// The most attempts one hand-off transaction takes.
+const MAX_BATCH: usize = 512;
+
+/// How an attempt ended.
+pub(crate) enum Outcome {
+    Succeeded { output: Value, cost_usd: f64 },
+    Failed(StepError),
+}
+
+/// A finished attempt waiting for its hand-off.
+pub(crate) struct Finished {
+    pub attempt: Attempt,
+    pub outcome: Outcome,
+    /// Whether this worker may keep the run's next step and start it at once.
+    pub keep_next: bool,
+    pub reply: oneshot::Sender<HandOff>,
+}
+
+/// What became of a finished attempt.
+pub(crate) enum HandOff {
+    /// Committed, and the run's next step is leased to this worker: run it now.
+    Next(Attempt),
+    /// Committed; nothing more for this worker to do.
+    Done,
+    /// Committed; the step is due again after this delay.
+    Retrying(Duration),
+    /// Not committed: the attempt no longer held its lease, or the database refused.
+    Dropped,
+}
+
+/// What the hand-off does with the run.
+enum Action {
+    /// Checkpoint, and lease the next step to this worker.
+    Keep,
+    /// Checkpoint, and queue the next step for any worker.
+    Enqueue,
+    /// Checkpoint the last step and complete the run.
+    Complete,
+    /// Queue the same step again after a delay.
+    Retry(Duration),
+    /// Fail the run.
+    Fail(RunError),
+}
+
+impl Action {
+    fn name(&self) -> &'static str {
+        match self {
+            Self::Keep => "keep",
+            Self::Enqueue => "enqueue",
+            Self::Complete => "complete",
+            Self::Retry(_) => "retry",
+            Self::Fail(_) => "fail",
+        }
+    }
+
+    fn plan(finished: &Finished) -> Self {
+        let attempt = &finished.attempt;
+        let last = attempt.lease.step_index as usize + 1 == attempt.workflow.steps.len();
+        match &finished.outcome {
+            Outcome::Succeeded { .. } if last => Self::Complete,
+            Outcome::Succeeded { .. } if finished.keep_next => Self::Keep,
+            Outcome::Succeeded { .. } => Self::Enqueue,
+            Outcome::Failed(error) => {
+                let delay = attempt
+                    .step()
+                    .filter(|_| error.retryable)
+                    .and_then(|step| step.retry.delay_after(attempt.lease.attempt as u32));
+                match delay {
+                    Some(delay) => Self::Retry(delay.max(error.retry_after.unwrap_or_default())),
+                    None => Self::Fail(RunError {
+                        step: attempt.step_name.clone(),
+                        code: error.code.clone(),
+                        message: error.message.clone(),
+                        attempts: attempt.lease.attempt as u32,
+                    }),
+                }
+            }
+        }
+    }
+}
+
+struct Item {
+    finished: Finished,
+    action: Action,
+}
+
+impl Item {
+    fn new(finished: Finished) -> Self {
+        let action = Action::plan(&finished);
+        Self { finished, action }
+    }
+
+    fn next_step(&self) -> Option<&'static str> {
+        let attempt = &self.finished.attempt;
+        attempt
+            .workflow
+            .steps
+            .get(attempt.lease.step_index as usize + 1)
+            .map(|s| s.name)
+    }
+
+    fn step_name(&self) -> &'static str {
+        self.finished.attempt.step().map_or("unknown", |s| s.name)
+    }
+}
+
+/// Commits the hand-offs of one worker.
+pub(crate) struct Completer {
+    pub conn: Dedicated,
+    pub worker_id: Uuid,
+    pub finished: mpsc::Receiver<Finished>,
+}
+
+impl Completer {
+    /// Commits batches until every sender is gone.
+    pub async fn run(mut self) {
+        while let Some(first) = self.finished.recv().await {
+            let mut batch = vec![Item::new(first)];
+            while batch.len() < MAX_BATCH {
+                match self.finished.try_recv() {
+                    Ok(finished) => batch.push(Item::new(finished)),
+                    Err(_) => break,
+                }
+            }
+            self.hand_off(batch).await;
+        }
+    }
+
+    async fn hand_off(&mut self, batch: Vec<Item>) {
+        match self.commit(&batch).await {
+            Ok(fenced) => reply(batch, &fenced),
+            Err(error) if batch.len() > 1 => {
+                tracing::warn!(%error, size = batch.len(), "hand-off batch failed; committing one by one");
+                for item in batch {
+                    Box::pin(self.hand_off(vec![item])).await;
+                }
+            }
+            Err(error) => self.fail_alone(batch, error).await,
+        }
+    }
+
+    /// A hand-off that failed alone becomes a retryable failure of its attempt; if even that
+    /// cannot commit, the result is dropped and the heartbeat later gives the task back.
+    async fn fail_alone(&mut self, mut batch: Vec<Item>, error: HandOffError) {
+        let item = batch.pop().expect("one item");
+        let lease = item.finished.attempt.lease;
+        if matches!(item.finished.outcome, Outcome::Succeeded { .. }) {
+            tracing::warn!(run.id = %lease.run_id, %error, "hand-off failed; retrying the step");
+            let finished = Finished {
+                outcome: Outcome::Failed(StepError::retryable("handoff_failed", error.to_string())),
+                ..item.finished
+            };
+            return Box::pin(self.hand_off(vec![Item::new(finished)])).await;
+        }
+        tracing::error!(run.id = %lease.run_id, %error, "hand-off failed; result dropped");
+        let _ = item.finished.reply.send(HandOff::Dropped);
+    }
+
+    /// Commits `batch`; returns the runs whose attempts still held their lease.
+    async fn commit(&mut self, batch: &[Item]) -> Result<HashSet<RunId>, HandOffError> {
+        let worker_id = self.worker_id;
+        let committed = async {
+            let conn = self.conn.get().await?;
+            let hooked = batch
+                .iter()
+                .any(|i| i.finished.attempt.workflow.hook.is_some());
+            if !hooked {
+                return Ok(write(conn, worker_id, batch).await?.into_iter().collect());
+            }
+            commit_hooked(conn, worker_id, batch).await
+        }
+        .await;
+        if matches!(committed, Err(HandOffError::Database(_))) {
+            self.conn.reset();
+        }
+        committed
+    }
+}
+
+async fn commit_hooked(
+    conn: &mut PgConnection,
+    worker_id: Uuid,
+    batch: &[Item],
+) -> Result<HashSet<RunId>, HandOffError> {
+    let mut tx = conn.begin().await?;
+    let fenced: HashSet<RunId> = write(&mut tx, worker_id, batch)
+        .await?
+        .into_iter()
+        .collect();
+    let transitions = transitions(batch, &fenced);
+    run_hooks(&mut tx, &transitions)
+        .await
+        .map_err(HandOffError::Hook)?;
+    tx.commit().await?;
+    Ok(fenced)
+}
+
+async fn write(
+    conn: &mut PgConnection,
+    worker_id: Uuid,
+    batch: &[Item],
+) -> sqlx::Result<Vec<RunId>> {
+    let columns = Columns::new(batch);
+    sqlx::query_scalar(HAND_OFF)
+        .bind(worker_id)
+        .bind(&columns.run_id)
+        .bind(&columns.generation)
+        .bind(&columns.step_index)
+        .bind(&columns.attempt)
+        .bind(&columns.step)
+        .bind(&columns.action)
+        .bind(&columns.next_step)
+        .bind(&columns.delay_ms)
+        .bind(&columns.output)
+        .bind(&columns.cost_usd)
+        .bind(&columns.started_at)
+        .bind(&columns.error)
+        .bind(&columns.events.run_id)
+        .bind(&columns.events.kind)
+        .bind(&columns.events.step)
+        .bind(&columns.events.attempt)
+        .bind(&columns.events.detail)
+        .bind(RUNS_CHANNEL)
+        .bind(TASKS_CHANNEL)
+        .fetch_all(conn)
+        .await
+}
+
+#[derive(Debug, thiserror::Error)]
+enum HandOffError {
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("hook failed: {0}")]
+    Hook(HookError),
+}
+
+/// The batch as the columns of the statement's `unnest`s.
+#[derive(Default)]
+struct Columns {
+    run_id: Vec<RunId>,
+    generation: Vec<i32>,
+    step_index: Vec<i32>,
+    attempt: Vec<i32>,
+    step: Vec<&'static str>,
+    action: Vec<&'static str>,
+    next_step: Vec<Option<&'static str>>,
+    delay_ms: Vec<f64>,
+    output: Vec<Value>,
+    cost_usd: Vec<f64>,
+    started_at: Vec<chrono::DateTime<Utc>>,
+    error: Vec<Value>,
+    events: EventBatch,
+}
+
+impl Columns {
+    fn new(batch: &[Item]) -> Self {
+        let mut c = Self::default();
+        for item in batch {
+            let Lease {
+                run_id,
+                generation,
+                step_index,
+                attempt,
+                ..
+            } = item.finished.attempt.lease;
+            let step = item.step_name();
+            c.run_id.push(run_id);
+            c.generation.push(generation);
+            c.step_index.push(step_index);
+            c.attempt.push(attempt);
+            c.step.push(step);
+            c.action.push(item.action.name());
+            c.next_step.push(item.next_step());
+            c.started_at.push(item.finished.attempt.leased_at);
+            let attempt = attempt as u32;
+            c.events.push(
+                run_id,
+                EventKind::ResultDropped,
+                step,
+                attempt,
+                json!({"reason": "the attempt no longer held its lease"}),
+            );
+            match &item.finished.outcome {
+                Outcome::Succeeded { output, cost_usd } => {
+                    c.output.push(output.clone());
+                    c.cost_usd.push(*cost_usd);
+                    c.events.push(
+                        run_id,
+                        EventKind::StepCompleted,
+                        step,
+                        attempt,
+                        json!({"cost_usd": cost_usd}),
+                    );
+                }
+                Outcome::Failed(error) => {
+                    c.output.push(Value::Null);
+                    c.cost_usd.push(0.0);
+                    c.events
+                        .push(run_id, EventKind::StepFailed, step, attempt, json!(error));
+                }
+            }
+            c.delay_ms.push(0.0);
+            c.error.push(Value::Null);
+            match &item.action {
+                Action::Keep => {
+                    let next = item.next_step().expect("a next step");
+                    c.events
+                        .push(run_id, EventKind::StepStarted, next, 1, Value::Null);
+                }
+                Action::Enqueue => {}
+                Action::Complete => {
+                    c.events
+                        .push(run_id, EventKind::RunCompleted, step, attempt, Value::Null);
+                }
+                Action::Retry(delay) => {
+                    let delay_ms = delay.as_secs_f64() * 1000.0;
+                    *c.delay_ms.last_mut().expect("pushed") = delay_ms;
+                    c.events.push(
+                        run_id,
+                        EventKind::RetryScheduled,
+                        step,
+                        attempt,
+                        json!({"delay_ms": delay_ms.round(), "next_attempt": attempt + 1}),
+                    );
+                }
+                Action::Fail(error) => {
+                    *c.error.last_mut().expect("pushed") = json!(error);
+                    c.events
+                        .push(run_id, EventKind::RunFailed, step, attempt, json!(error));
+                }
+            }
+        }
+        c
+    }
+}
+
+/// The hand-off of a batch, in one statement. `fenced` keeps the attempts that still own their
+/// task (row-locked, so no rescuer can take it before commit); every other write joins it.
+/// `result_dropped` events are written for the others only.
+const HAND_OFF: &str = "
+WITH input AS (
+    SELECT * FROM unnest($2::uuid[], $3::int[], $4::int[], $5::int[], $6::text[], $7::text[],
+                         $8::text[], $9::float8[], $10::jsonb[], $11::float8[],
+                         $12::timestamptz[], $13::jsonb[])
+        AS i(run_id, generation, step_index, attempt, step, action, next_step, delay_ms, output,
+             cost_usd, started_at, error)
+), fenced AS (
+    SELECT i.* FROM input i
+    JOIN tasks t ON t.run_id = i.run_id AND t.generation = i.generation
+                AND t.step_index = i.step_index AND t.attempt = i.attempt AND t.lease_owner = $1
+    ORDER BY i.run_id
+    FOR UPDATE OF t
+), journaled AS (
+    INSERT INTO checkpoints (run_id, step_index, generation, step, attempt, output, cost_usd,
+                             worker_id, started_at)
+    SELECT run_id, step_index, generation, step, attempt, output, cost_usd, $1, started_at
+    FROM fenced WHERE action IN ('keep', 'enqueue', 'complete')
+), advanced AS (
+    UPDATE tasks t
+    SET step_index = f.step_index + 1, step = f.next_step, run_at = now(),
+        attempt = CASE f.action WHEN 'keep' THEN 1 ELSE 0 END,
+        lease_owner = CASE f.action WHEN 'keep' THEN $1 END,
+        leased_at = CASE f.action WHEN 'keep' THEN now() END
+    FROM fenced f WHERE t.run_id = f.run_id AND f.action IN ('keep', 'enqueue')
+), retried AS (
+    UPDATE tasks t
+    SET lease_owner = NULL, leased_at = NULL, run_at = now() + f.delay_ms * interval '1 ms'
+    FROM fenced f WHERE t.run_id = f.run_id AND f.action = 'retry'
+), removed AS (
+    DELETE FROM tasks t USING fenced f
+    WHERE t.run_id = f.run_id AND f.action IN ('complete', 'fail')
+), finished AS (
+    UPDATE runs r
+    SET state = CASE f.action WHEN 'complete' THEN 'completed'::run_state
+                              ELSE 'failed'::run_state END,
+        error = NULLIF(f.error, 'null'::jsonb), finished_at = now()
+    FROM fenced f WHERE r.id = f.run_id AND f.action IN ('complete', 'fail')
+), logged AS (
+    INSERT INTO events (run_id, kind, step, attempt, worker_id, detail)
+    SELECT e.run_id, e.kind::event_kind, e.step, e.attempt, $1, NULLIF(e.detail, 'null'::jsonb)
+    FROM unnest($14::uuid[], $15::text[], $16::text[], $17::int[], $18::jsonb[])
+        AS e(run_id, kind, step, attempt, detail)
+    WHERE (e.run_id IN (SELECT run_id FROM fenced)) = (e.kind <> 'result_dropped')
+)
+SELECT f.run_id FROM fenced f
+WHERE CASE f.action
+    WHEN 'complete' THEN pg_notify($19, f.run_id::text) IS NOT NULL
+    WHEN 'fail' THEN pg_notify($19, f.run_id::text) IS NOT NULL
+    WHEN 'enqueue' THEN pg_notify($20, '') IS NOT NULL
+    ELSE true
+END";
+
+/// The hook's view of the attempts that passed the fence.
+fn transitions<'a>(
+    batch: &'a [Item],
+    fenced: &HashSet<RunId>,
+) -> Vec<(&'a crate::workflow::WorkflowDef, Transition<'a>)> {
+    let mut out = Vec::new();
+    for item in batch {
+        let attempt = &item.finished.attempt;
+        let run_id = attempt.lease.run_id;
+        if !fenced.contains(&run_id) {
+            continue;
+        }
+        let def = &*attempt.workflow;
+        let step = item.step_name();
+        let step_index = attempt.lease.step_index as usize;
+        let mut push = |kind| out.push((def, Transition { run_id, kind }));
+        match &item.finished.outcome {
+            Outcome::Succeeded { output, cost_usd } => push(TransitionKind::StepCompleted {
+                step,
+                step_index,
+                output,
+                cost_usd: *cost_usd,
+            }),
+            Outcome::Failed(error) => {
+                if let Action::Retry(delay) = &item.action {
+                    let delay = chrono::Duration::from_std(*delay).unwrap_or_default();
+                    push(TransitionKind::RetryScheduled {
+                        step,
+                        attempt: attempt.lease.attempt as u32,
+                        error,
+                        run_at: Utc::now() + delay,
+                    });
+                }
+            }
+        }
+        match &item.action {
+            Action::Keep => push(TransitionKind::StepStarted {
+                step: item.next_step().expect("a next step"),
+                step_index: step_index + 1,
+                attempt: 1,
+            }),
+            Action::Complete => push(TransitionKind::RunCompleted),
+            Action::Fail(error) => push(TransitionKind::RunFailed { error }),
+            Action::Enqueue | Action::Retry(_) => {}
+        }
+    }
+    out
+}
+
+/// Answers every attempt of a committed batch.
+fn reply(batch: Vec<Item>, fenced: &HashSet<RunId>) {
+    for item in batch {
+        let Item { finished, action } = item;
+        let lease = finished.attempt.lease;
+        let answer = if !fenced.contains(&lease.run_id) {
+            tracing::warn!(run.id = %lease.run_id, attempt = lease.attempt,
+                "late result dropped: the attempt no longer held its lease");
+            HandOff::Dropped
+        } else {
+            match (action, finished.outcome) {
+                (Action::Keep, Outcome::Succeeded { output, .. }) => {
+                    let attempt = finished.attempt;
+                    let next = attempt.lease.step_index as usize + 1;
+                    HandOff::Next(Attempt {
+                        lease: Lease {
+                            step_index: next as i32,
+                            attempt: 1,
+                            ..lease
+                        },
+                        step_name: attempt.workflow.steps[next].name.to_owned(),
+                        workflow: attempt.workflow,
+                        input: output,
+                        leased_at: Utc::now(),
+                    })
+                }
+                (Action::Retry(delay), _) => HandOff::Retrying(delay),
+                _ => HandOff::Done,
+            }
+        };
+        let _ = finished.reply.send(answer);
+    }
+}

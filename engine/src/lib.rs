@@ -1,0 +1,60 @@
+//! Slate's durable workflow engine: every step of a run is journaled in PostgreSQL, work is handed
+//! on through a transactional outbox, and an interrupted run carries on from its last completed
+//! step on any worker.
+//!
+//! # Concepts
+//! - [`Workflow`]: a named, versioned, ordered list of typed [`Step`]s. Each step's input is the
+//!   output of the step before it (the first step's is the run input).
+//! - run: one execution of a workflow, started with [`start_using`] inside the caller's
+//!   transaction, so a business write and its run commit together.
+//! - checkpoint: the committed output of a step in a run. Never recomputed unless an operator
+//!   replays ([`Engine::replay`]).
+//! - memo: a checkpoint of part of a step ([`StepContext::memo`]).
+//! - task: an outbox row "step S of run R is due at T"; at most one per run. An attempt holds its
+//!   lease, fenced on (worker, attempt number), renewed by its worker's heartbeat.
+//! - event: an append-only history row of a run.
+//!
+//! # Processes
+//! A [`Worker`] claims due tasks in batches (`FOR UPDATE SKIP LOCKED`), runs each step under its
+//! timeout and hands on in one transaction: checkpoint, cost, events, the workflow's [`Hook`] and
+//! the next task or the run's end. The [`Scheduler`] rescues the tasks of dead workers and trims
+//! old history; any number of either may run against one database.
+
+mod connection;
+mod context;
+mod engine;
+mod error;
+mod event;
+mod handoff;
+mod hook;
+mod liveness;
+mod retry;
+mod run;
+mod scheduler;
+mod step_error;
+mod task;
+mod worker;
+mod workflow;
+
+pub use context::StepContext;
+pub use engine::{Engine, EngineBuilder};
+pub use error::{Error, Result};
+pub use event::{Event, EventKind};
+pub use hook::{Hook, HookError, Transition, TransitionKind};
+pub use retry::RetryPolicy;
+pub use run::{
+    start_using, Checkpoint, RunError, RunId, RunState, RunSummary, StartOptions, Started,
+};
+pub use scheduler::{Rescue, Scheduler, SchedulerConfig};
+pub use step_error::StepError;
+pub use worker::{Worker, WorkerConfig};
+pub use workflow::{Step, Workflow, WorkflowBuilder};
+
+/// The schema of the engine (and of the applications built on it), applied at start-up.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
+
+/// The channel a task insert notifies, so that idle workers claim at once.
+pub(crate) const TASKS_CHANNEL: &str = "slate_tasks";
+
+/// The channel notified with a run's id when the run reaches a terminal state.
+pub(crate) const RUNS_CHANNEL: &str = "slate_runs";

@@ -1,0 +1,185 @@
+//! A worker's liveness: its row in the registry, the session advisory lock it holds on its own id
+//! on a dedicated connection (which also LISTENs for new tasks), and the heartbeat that renews
+//! the lease of every task it holds. When that connection dies, Postgres frees the lock at once
+//! and the scheduler rescues the worker's tasks; the worker, for its part, stops its attempts,
+//! since it no longer owns them, and takes its lock again before claiming more.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sqlx::{postgres::PgListener, PgPool};
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::{
+    error::{Error, Result},
+    run::RunId,
+    TASKS_CHANNEL,
+};
+
+/// How long to wait before trying the database again after it failed.
+pub(crate) const RECONNECT_DELAY: Duration = Duration::from_millis(250);
+
+/// Opens the worker's liveness connection: lock, register, listen.
+pub(crate) async fn connect(
+    pool: &PgPool,
+    id: Uuid,
+    name: &str,
+    ttl: Duration,
+) -> Result<PgListener> {
+    let mut listener = PgListener::connect_with(pool).await?;
+    lock_and_register(&mut listener, id, name, ttl).await?;
+    listener.listen(TASKS_CHANNEL).await?;
+    Ok(listener)
+}
+
+async fn lock_and_register(
+    listener: &mut PgListener,
+    id: Uuid,
+    name: &str,
+    ttl: Duration,
+) -> Result<()> {
+    let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock(worker_lock_key($1))")
+        .bind(id)
+        .fetch_one(&mut *listener)
+        .await?;
+    if !locked {
+        return Err(Error::WorkerLockTaken(id));
+    }
+    sqlx::query(
+        "INSERT INTO workers (id, name, lease_expires_at)
+         VALUES ($1, $2, now() + $3 * interval '1 ms')
+         ON CONFLICT (id) DO UPDATE
+         SET state = 'active', heartbeat_at = now(), stopped_at = NULL,
+             lease_expires_at = EXCLUDED.lease_expires_at",
+    )
+    .bind(id)
+    .bind(name)
+    .bind(ttl.as_secs_f64() * 1000.0)
+    .execute(&mut *listener)
+    .await?;
+    Ok(())
+}
+
+/// Forwards notifications to `on_wake` until `stop`; when the connection is lost, calls
+/// `on_lost` and takes the lock again as soon as the database answers.
+pub(crate) async fn listen(
+    mut listener: PgListener,
+    id: Uuid,
+    name: String,
+    ttl: Duration,
+    stop: CancellationToken,
+    on_wake: impl Fn(),
+    on_lost: impl Fn(),
+) {
+    let mut locked = true;
+    loop {
+        if !locked {
+            match lock_and_register(&mut listener, id, &name, ttl).await {
+                Ok(()) => {
+                    tracing::info!(worker.id = %id, "liveness connection restored");
+                    locked = true;
+                    on_wake();
+                }
+                Err(error) => {
+                    tracing::debug!(%error, "liveness connection still down");
+                    tokio::select! {
+                        () = stop.cancelled() => return,
+                        () = tokio::time::sleep(RECONNECT_DELAY) => continue,
+                    }
+                }
+            }
+        }
+        tokio::select! {
+            () = stop.cancelled() => return,
+            received = listener.try_recv() => match received {
+                Ok(Some(_)) => on_wake(),
+                Ok(None) | Err(_) => {
+                    tracing::warn!(worker.id = %id, "liveness connection lost; stopping attempts");
+                    locked = false;
+                    on_lost();
+                }
+            }
+        }
+    }
+}
+
+/// What a heartbeat learned: the tasks the worker holds (with when each was leased), and the
+/// database's clock.
+pub(crate) struct Beat {
+    pub held: Vec<(RunId, Option<DateTime<Utc>>)>,
+    pub now: DateTime<Utc>,
+}
+
+#[derive(sqlx::FromRow)]
+struct BeatRow {
+    run_id: Option<RunId>,
+    leased_at: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+}
+
+/// Renews the lease of every task the worker holds.
+pub(crate) async fn heartbeat(pool: &PgPool, id: Uuid, ttl: Duration) -> Result<Beat> {
+    let rows: Vec<BeatRow> = sqlx::query_as(
+        "WITH beat AS (
+             UPDATE workers
+             SET heartbeat_at = now(), lease_expires_at = now() + $2 * interval '1 ms',
+                 state = 'active', stopped_at = NULL
+             WHERE id = $1
+         )
+         SELECT t.run_id, t.leased_at, now() AS now FROM (SELECT 1) AS one
+         LEFT JOIN tasks t ON t.lease_owner = $1",
+    )
+    .bind(id)
+    .bind(ttl.as_secs_f64() * 1000.0)
+    .fetch_all(pool)
+    .await?;
+    let now = rows.first().map_or_else(Utc::now, |r| r.now);
+    let held = rows
+        .into_iter()
+        .filter_map(|row| Some((row.run_id?, row.leased_at)))
+        .collect();
+    Ok(Beat { held, now })
+}
+
+/// Gives back the tasks leased to the worker (only those of `runs` leased before `before`, when
+/// given), so that another worker takes them at once.
+pub(crate) async fn release(
+    pool: &PgPool,
+    id: Uuid,
+    only: Option<(&[RunId], DateTime<Utc>)>,
+    reason: &str,
+) -> Result<u64> {
+    let (runs, before) = only.unzip();
+    let released: i64 = sqlx::query_scalar(
+        "WITH released AS (
+             UPDATE tasks SET lease_owner = NULL, leased_at = NULL, run_at = now()
+             WHERE lease_owner = $1
+               AND ($2::uuid[] IS NULL OR run_id = ANY($2))
+               AND ($3::timestamptz IS NULL OR leased_at < $3)
+             RETURNING run_id, step, attempt
+         ), logged AS (
+             INSERT INTO events (run_id, kind, step, attempt, worker_id, detail)
+             SELECT run_id, 'lease_released', step, attempt, $1, jsonb_build_object('reason', $4::text)
+             FROM released
+         )
+         SELECT count(*) FROM released WHERE pg_notify($5, '') IS NOT NULL",
+    )
+    .bind(id)
+    .bind(runs)
+    .bind(before)
+    .bind(reason)
+    .bind(TASKS_CHANNEL)
+    .fetch_one(pool)
+    .await?;
+    Ok(released as u64)
+}
+
+/// Marks the worker stopped after a graceful shutdown.
+pub(crate) async fn deregister(pool: &PgPool, id: Uuid) -> Result<()> {
+    sqlx::query("UPDATE workers SET state = 'stopped', stopped_at = now() WHERE id = $1")
+        .bind(id)
+        .execute(pool)
+        .await?;
+    Ok(())
+}

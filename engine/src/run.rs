@@ -1,0 +1,370 @@
+//! Runs: starting one inside the caller's transaction, replaying, cancelling and reading them.
+//! A run's row says where it stands; its task (the outbox) says what is due next.
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sqlx::{types::Json, PgConnection, PgPool};
+use uuid::Uuid;
+
+use crate::{
+    error::{Error, Result},
+    hook::{Transition, TransitionKind},
+    workflow::{Workflow, WorkflowDef},
+    RUNS_CHANNEL, TASKS_CHANNEL,
+};
+
+/// The id of a run (in Slate, also the id of the video it makes).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, sqlx::Type,
+)]
+#[sqlx(transparent)]
+#[serde(transparent)]
+pub struct RunId(pub Uuid);
+
+impl RunId {
+    /// A new, time-ordered id.
+    pub fn new() -> Self {
+        Self(Uuid::now_v7())
+    }
+}
+
+impl Default for RunId {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Display for RunId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// Where a run stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, sqlx::Type)]
+#[sqlx(type_name = "run_state", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
+pub enum RunState {
+    Running,
+    Completed,
+    Failed,
+    Cancelled,
+}
+
+impl RunState {
+    pub fn is_terminal(self) -> bool {
+        self != Self::Running
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Running => "running",
+            Self::Completed => "completed",
+            Self::Failed => "failed",
+            Self::Cancelled => "cancelled",
+        }
+    }
+}
+
+impl fmt::Display for RunState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why a run failed: the step, the error's code and message, and how many attempts were made.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunError {
+    pub step: String,
+    pub code: String,
+    pub message: String,
+    pub attempts: u32,
+}
+
+/// Options of [`start_using`].
+#[derive(Debug, Clone, Default)]
+pub struct StartOptions {
+    /// The run's id; a new one when `None`.
+    pub run_id: Option<RunId>,
+    /// A second start of the same workflow with the same key returns the first run.
+    pub idempotency_key: Option<String>,
+}
+
+/// The outcome of a start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Started {
+    pub run_id: RunId,
+    /// False when the idempotency key named an existing run, which is returned instead.
+    pub created: bool,
+}
+
+/// Starts a run of `workflow` inside the caller's transaction: the run, its first task and its
+/// first event are written with whatever else the transaction writes, and idle workers are
+/// notified when it commits.
+pub async fn start_using<I: Serialize>(
+    conn: &mut PgConnection,
+    workflow: &Workflow<I>,
+    input: &I,
+    options: StartOptions,
+) -> Result<Started> {
+    let def = &workflow.def;
+    let run_id = options.run_id.unwrap_or_default();
+    let inserted: Option<RunId> = sqlx::query_scalar(
+        "WITH run AS (
+             INSERT INTO runs (id, workflow, workflow_version, input, idempotency_key)
+             VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (workflow, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+             RETURNING id
+         ), task AS (
+             INSERT INTO tasks (run_id, workflow, workflow_version, generation, step_index, step)
+             SELECT id, $2, $3, 0, 0, $6 FROM run
+         ), event AS (
+             INSERT INTO events (run_id, kind, detail)
+             SELECT id, 'run_started', jsonb_build_object('workflow', $2::text, 'version', $3::int)
+             FROM run
+         )
+         SELECT run.id FROM run, LATERAL (SELECT pg_notify($7, '')) AS notified",
+    )
+    .bind(run_id)
+    .bind(def.name)
+    .bind(def.version)
+    .bind(Json(input))
+    .bind(&options.idempotency_key)
+    .bind(def.steps[0].name)
+    .bind(TASKS_CHANNEL)
+    .fetch_optional(&mut *conn)
+    .await?;
+    if let Some(run_id) = inserted {
+        return Ok(Started {
+            run_id,
+            created: true,
+        });
+    }
+    let existing =
+        sqlx::query_scalar("SELECT id FROM runs WHERE workflow = $1 AND idempotency_key = $2")
+            .bind(def.name)
+            .bind(&options.idempotency_key)
+            .fetch_one(&mut *conn)
+            .await?;
+    Ok(Started {
+        run_id: existing,
+        created: false,
+    })
+}
+
+/// A run as the engine sees it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct RunSummary {
+    pub id: RunId,
+    pub workflow: String,
+    pub workflow_version: i32,
+    pub state: RunState,
+    pub generation: i32,
+    #[sqlx(json(nullable))]
+    pub error: Option<RunError>,
+    /// The sum of the costs of the live checkpoints.
+    pub cost_usd: f64,
+    pub created_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+const SUMMARY_COLUMNS: &str =
+    "r.id, r.workflow, r.workflow_version, r.state, r.generation, r.error,
+    COALESCE((SELECT sum(c.cost_usd) FROM checkpoints c
+              WHERE c.run_id = r.id AND c.superseded_at IS NULL), 0) AS cost_usd,
+    r.created_at, r.finished_at";
+
+pub(crate) async fn find(pool: &PgPool, run_id: RunId) -> Result<Option<RunSummary>> {
+    let sql = format!("SELECT {SUMMARY_COLUMNS} FROM runs r WHERE r.id = $1");
+    Ok(sqlx::query_as(&sql)
+        .bind(run_id)
+        .fetch_optional(pool)
+        .await?)
+}
+
+pub(crate) async fn list(
+    pool: &PgPool,
+    state: Option<RunState>,
+    limit: i64,
+) -> Result<Vec<RunSummary>> {
+    let sql = format!(
+        "SELECT {SUMMARY_COLUMNS} FROM runs r
+         WHERE $1::run_state IS NULL OR r.state = $1
+         ORDER BY r.created_at DESC, r.id DESC LIMIT $2"
+    );
+    Ok(sqlx::query_as(&sql)
+        .bind(state)
+        .bind(limit)
+        .fetch_all(pool)
+        .await?)
+}
+
+/// The committed output of a step, live or superseded by a replay.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Checkpoint {
+    pub step: String,
+    pub step_index: i32,
+    pub generation: i32,
+    pub attempt: i32,
+    pub output: Value,
+    pub cost_usd: f64,
+    pub worker_id: Uuid,
+    pub started_at: DateTime<Utc>,
+    pub completed_at: DateTime<Utc>,
+    pub superseded_at: Option<DateTime<Utc>>,
+}
+
+pub(crate) async fn checkpoints(pool: &PgPool, run_id: RunId) -> Result<Vec<Checkpoint>> {
+    Ok(sqlx::query_as(
+        "SELECT step, step_index, generation, attempt, output, cost_usd, worker_id, started_at,
+                completed_at, superseded_at
+         FROM checkpoints WHERE run_id = $1 ORDER BY generation, step_index",
+    )
+    .bind(run_id)
+    .fetch_all(pool)
+    .await?)
+}
+
+/// The row a replay or a cancel locks and checks.
+#[derive(sqlx::FromRow)]
+struct Locked {
+    workflow: String,
+    workflow_version: i32,
+    state: RunState,
+    generation: i32,
+}
+
+async fn lock(conn: &mut PgConnection, run_id: RunId) -> Result<Locked> {
+    sqlx::query_as(
+        "SELECT workflow, workflow_version, state, generation FROM runs WHERE id = $1 FOR UPDATE",
+    )
+    .bind(run_id)
+    .fetch_optional(conn)
+    .await?
+    .ok_or(Error::RunNotFound(run_id))
+}
+
+/// Re-runs a finished run from `step`: the checkpoints and memos of that step and the ones after
+/// it are superseded (kept as history) and the step is due again.
+pub(crate) async fn replay(
+    pool: &PgPool,
+    find_workflow: impl Fn(&str, i32) -> Option<std::sync::Arc<WorkflowDef>>,
+    run_id: RunId,
+    step: &str,
+) -> Result<()> {
+    let mut tx = pool.begin().await?;
+    let run = lock(&mut tx, run_id).await?;
+    let def = find_workflow(&run.workflow, run.workflow_version).ok_or_else(|| {
+        Error::UnknownWorkflow {
+            name: run.workflow.clone(),
+            version: run.workflow_version,
+        }
+    })?;
+    let index = def.step_index(step).ok_or_else(|| Error::UnknownStep {
+        workflow: run.workflow.clone(),
+        step: step.to_owned(),
+    })?;
+    if !run.state.is_terminal() {
+        return Err(Error::InvalidState {
+            run: run_id,
+            state: run.state,
+            action: "a replay",
+            expected: "completed, failed or cancelled",
+        });
+    }
+    let generation = run.generation + 1;
+    let step = def.steps[index].name;
+    sqlx::query(
+        "WITH cp AS (
+             UPDATE checkpoints SET superseded_at = now()
+             WHERE run_id = $1 AND step_index >= $2 AND superseded_at IS NULL
+         ), memo AS (
+             UPDATE memos SET superseded_at = now()
+             WHERE run_id = $1 AND step_index >= $2 AND superseded_at IS NULL
+         ), task AS (
+             INSERT INTO tasks (run_id, workflow, workflow_version, generation, step_index, step)
+             VALUES ($1, $3, $4, $5, $2, $6)
+         ), event AS (
+             INSERT INTO events (run_id, kind, step, detail)
+             VALUES ($1, 'replayed', $6, jsonb_build_object('generation', $5::int))
+         )
+         UPDATE runs SET state = 'running', generation = $5, error = NULL, finished_at = NULL
+         WHERE id = $1",
+    )
+    .bind(run_id)
+    .bind(index as i32)
+    .bind(def.name)
+    .bind(def.version)
+    .bind(generation)
+    .bind(step)
+    .execute(&mut *tx)
+    .await?;
+    let kind = TransitionKind::Replayed {
+        step,
+        step_index: index,
+    };
+    run_hook(&mut tx, &def, run_id, kind).await?;
+    sqlx::query("SELECT pg_notify($1, '')")
+        .bind(TASKS_CHANNEL)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Cancels a running run: its task is removed, so no further step is claimed, and the attempt
+/// that may be running learns it at its worker's next heartbeat.
+pub(crate) async fn cancel(
+    pool: &PgPool,
+    find_workflow: impl Fn(&str, i32) -> Option<std::sync::Arc<WorkflowDef>>,
+    run_id: RunId,
+) -> Result<()> {
+    let mut tx = pool.begin().await?;
+    let run = lock(&mut tx, run_id).await?;
+    if run.state.is_terminal() {
+        return Err(Error::InvalidState {
+            run: run_id,
+            state: run.state,
+            action: "a cancel",
+            expected: "running",
+        });
+    }
+    sqlx::query(
+        "WITH task AS (
+             DELETE FROM tasks WHERE run_id = $1
+         ), event AS (
+             INSERT INTO events (run_id, kind) VALUES ($1, 'cancelled')
+         )
+         UPDATE runs SET state = 'cancelled', finished_at = now() WHERE id = $1",
+    )
+    .bind(run_id)
+    .execute(&mut *tx)
+    .await?;
+    if let Some(def) = find_workflow(&run.workflow, run.workflow_version) {
+        run_hook(&mut tx, &def, run_id, TransitionKind::Cancelled).await?;
+    }
+    sqlx::query("SELECT pg_notify($1, $2)")
+        .bind(RUNS_CHANNEL)
+        .bind(run_id.to_string())
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+async fn run_hook(
+    conn: &mut PgConnection,
+    def: &WorkflowDef,
+    run_id: RunId,
+    kind: TransitionKind<'_>,
+) -> Result<()> {
+    if let Some(hook) = &def.hook {
+        hook.on_transitions(conn, &[Transition { run_id, kind }])
+            .await
+            .map_err(Error::Hook)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,152 @@
+//! Tasks, the outbox: claiming due ones in batches, and the attempt a claim (or a hand-off that
+//! keeps the next step) gives a worker.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use sqlx::{Connection, PgConnection};
+use uuid::Uuid;
+
+use crate::{
+    context::Lease,
+    engine::Registry,
+    error::{Error, Result},
+    hook::{run_hooks, Transition, TransitionKind},
+    run::RunId,
+    workflow::{StepDef, WorkflowDef},
+};
+
+/// One attempt of one step, owned by this worker.
+pub(crate) struct Attempt {
+    pub lease: Lease,
+    pub workflow: Arc<WorkflowDef>,
+    /// The step's name as the task recorded it; it must match the definition.
+    pub step_name: String,
+    pub input: Value,
+    pub leased_at: DateTime<Utc>,
+}
+
+impl Attempt {
+    /// The step the attempt runs, if the definition still has it at this index.
+    pub fn step(&self) -> Option<&StepDef> {
+        self.workflow
+            .steps
+            .get(self.lease.step_index as usize)
+            .filter(|s| s.name == self.step_name)
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct Claimed {
+    run_id: RunId,
+    workflow: String,
+    workflow_version: i32,
+    generation: i32,
+    step_index: i32,
+    step: String,
+    attempt: i32,
+    leased_at: DateTime<Utc>,
+    input: Option<Value>,
+}
+
+/// What a claim found: the attempts it leased, and when the next task not yet due falls due.
+pub(crate) struct Claim {
+    pub attempts: Vec<Attempt>,
+    pub next_due: Option<DateTime<Utc>>,
+}
+
+/// Leases up to `limit` due tasks of the registered workflows to `worker`, records their
+/// `step_started` events and runs the hooks, in one transaction.
+pub(crate) async fn claim(
+    conn: &mut PgConnection,
+    registry: &Registry,
+    worker: Uuid,
+    limit: usize,
+) -> Result<Claim> {
+    let mut tx = conn.begin().await?;
+    let rows: Vec<Claimed> = sqlx::query_as(
+        "WITH due AS (
+             SELECT run_id FROM tasks
+             WHERE lease_owner IS NULL AND run_at <= now()
+               AND (workflow, workflow_version) IN (SELECT * FROM unnest($3::text[], $4::int[]))
+             ORDER BY run_at
+             LIMIT $2
+             FOR UPDATE SKIP LOCKED
+         ), claimed AS (
+             UPDATE tasks t SET lease_owner = $1, attempt = t.attempt + 1, leased_at = now()
+             FROM due WHERE t.run_id = due.run_id
+             RETURNING t.run_id, t.workflow, t.workflow_version, t.generation, t.step_index,
+                       t.step, t.attempt, t.leased_at
+         ), started AS (
+             INSERT INTO events (run_id, kind, step, attempt, worker_id)
+             SELECT run_id, 'step_started', step, attempt, $1 FROM claimed
+         )
+         SELECT c.*, CASE WHEN c.step_index = 0 THEN r.input ELSE p.output END AS input
+         FROM claimed c
+         JOIN runs r ON r.id = c.run_id
+         LEFT JOIN checkpoints p ON p.run_id = c.run_id AND p.step_index = c.step_index - 1
+                                AND p.superseded_at IS NULL",
+    )
+    .bind(worker)
+    .bind(limit as i64)
+    .bind(registry.names())
+    .bind(registry.versions())
+    .fetch_all(&mut *tx)
+    .await?;
+    let attempts: Vec<Attempt> = rows
+        .into_iter()
+        .filter_map(|row| {
+            let workflow = registry.get(&row.workflow, row.workflow_version)?;
+            Some(Attempt {
+                lease: Lease {
+                    run_id: row.run_id,
+                    generation: row.generation,
+                    step_index: row.step_index,
+                    attempt: row.attempt,
+                    worker_id: worker,
+                },
+                workflow,
+                step_name: row.step,
+                input: row.input.unwrap_or(Value::Null),
+                leased_at: row.leased_at,
+            })
+        })
+        .collect();
+    let transitions: Vec<_> = attempts
+        .iter()
+        .filter_map(|a| {
+            let step = a.step()?;
+            let kind = TransitionKind::StepStarted {
+                step: step.name,
+                step_index: a.lease.step_index as usize,
+                attempt: a.lease.attempt as u32,
+            };
+            Some((
+                &*a.workflow,
+                Transition {
+                    run_id: a.lease.run_id,
+                    kind,
+                },
+            ))
+        })
+        .collect();
+    run_hooks(&mut tx, &transitions)
+        .await
+        .map_err(Error::Hook)?;
+    let next_due = if attempts.len() < limit {
+        sqlx::query_scalar(
+            "SELECT min(run_at) FROM tasks
+             WHERE lease_owner IS NULL
+               AND (workflow, workflow_version) IN (SELECT * FROM unnest($1::text[], $2::int[]))",
+        )
+        .bind(registry.names())
+        .bind(registry.versions())
+        .fetch_one(&mut *tx)
+        .await?
+    } else {
+        None
+    };
+    tx.commit().await?;
+    Ok(Claim { attempts, next_due })
+}

@@ -1,0 +1,204 @@
+//! Workflow definitions: a name, a version and an ordered list of typed steps, each with its retry
+//! policy and start-to-close timeout. The builder checks at compile time that each step takes the
+//! type the step before it returns; the engine keeps the definitions type-erased (JSON in, JSON
+//! out), since that is how inputs and checkpoints are stored.
+
+use std::{fmt, future::Future, marker::PhantomData, pin::Pin, sync::Arc, time::Duration};
+
+use serde::{de::DeserializeOwned, Serialize};
+use serde_json::Value;
+
+use crate::{context::StepContext, hook::Hook, retry::RetryPolicy, step_error::StepError};
+
+pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+type StepFn =
+    dyn Fn(StepContext, Value) -> BoxFuture<'static, Result<Value, StepError>> + Send + Sync;
+
+/// A step of a workflow: a function from `I` (the previous step's output, or the run input) to
+/// `O`, with its retry policy and timeout.
+pub struct Step<I, O> {
+    def: StepDef,
+    _types: PhantomData<fn(I) -> O>,
+}
+
+/// A step with its types erased.
+#[derive(Clone)]
+pub(crate) struct StepDef {
+    pub name: &'static str,
+    pub timeout: Duration,
+    pub retry: RetryPolicy,
+    pub run: Arc<StepFn>,
+}
+
+impl<I, O> Step<I, O>
+where
+    I: DeserializeOwned + Send + 'static,
+    O: Serialize + Send + 'static,
+{
+    /// A step named `name` (a durable contract: never rename a shipped step) that runs `f`, with the
+    /// default retry policy and a 60 s timeout.
+    pub fn new<F, Fut>(name: &'static str, f: F) -> Self
+    where
+        F: Fn(StepContext, I) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<O, StepError>> + Send + 'static,
+    {
+        let run = move |ctx: StepContext, input: Value| -> BoxFuture<'static, _> {
+            match serde_json::from_value::<I>(input) {
+                Ok(input) => {
+                    let output = f(ctx, input);
+                    Box::pin(async move {
+                        let output = output.await?;
+                        serde_json::to_value(output).map_err(|e| {
+                            StepError::permanent(
+                                "invalid_output",
+                                format!("output is not JSON: {e}"),
+                            )
+                        })
+                    })
+                }
+                Err(e) => Box::pin(async move {
+                    Err(StepError::permanent(
+                        "invalid_input",
+                        format!("the step's input does not parse: {e}"),
+                    ))
+                }),
+            }
+        };
+        Self {
+            def: StepDef {
+                name,
+                timeout: Duration::from_secs(60),
+                retry: RetryPolicy::default(),
+                run: Arc::new(run),
+            },
+            _types: PhantomData,
+        }
+    }
+
+    /// The start-to-close timeout of each attempt.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.def.timeout = timeout;
+        self
+    }
+
+    /// How failed attempts are retried.
+    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+        self.def.retry = policy;
+        self
+    }
+}
+
+/// A workflow whose runs take an input of type `I`. Cheap to clone.
+pub struct Workflow<I> {
+    pub(crate) def: Arc<WorkflowDef>,
+    _input: PhantomData<fn(I)>,
+}
+
+impl<I> Clone for Workflow<I> {
+    fn clone(&self) -> Self {
+        Self {
+            def: self.def.clone(),
+            _input: PhantomData,
+        }
+    }
+}
+
+/// A workflow with its types erased.
+pub(crate) struct WorkflowDef {
+    pub name: &'static str,
+    pub version: i32,
+    pub steps: Vec<StepDef>,
+    pub hook: Option<Arc<dyn Hook>>,
+}
+
+impl WorkflowDef {
+    pub fn step_index(&self, name: &str) -> Option<usize> {
+        self.steps.iter().position(|s| s.name == name)
+    }
+}
+
+impl fmt::Debug for WorkflowDef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} v{}", self.name, self.version)
+    }
+}
+
+impl<I> Workflow<I> {
+    /// Starts the definition of workflow `name` at `version`. Runs record both, and a worker only
+    /// claims the tasks of workflows it has registered.
+    pub fn builder(name: &'static str, version: i32) -> WorkflowBuilder<I, I> {
+        WorkflowBuilder {
+            name,
+            version,
+            steps: Vec::new(),
+            hook: None,
+            _types: PhantomData,
+        }
+    }
+
+    pub fn name(&self) -> &'static str {
+        self.def.name
+    }
+
+    pub fn version(&self) -> i32 {
+        self.def.version
+    }
+
+    /// The step names, in order.
+    pub fn step_names(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.def.steps.iter().map(|s| s.name)
+    }
+}
+
+/// Builds a [`Workflow`] step by step; `Last` is the output type of the last step added.
+pub struct WorkflowBuilder<I, Last> {
+    name: &'static str,
+    version: i32,
+    steps: Vec<StepDef>,
+    hook: Option<Arc<dyn Hook>>,
+    _types: PhantomData<fn(I) -> Last>,
+}
+
+impl<I, Last> WorkflowBuilder<I, Last> {
+    /// Appends a step that takes the output of the step before it.
+    pub fn step<O>(mut self, step: Step<Last, O>) -> WorkflowBuilder<I, O> {
+        assert!(
+            self.steps.iter().all(|s| s.name != step.def.name),
+            "workflow {}: step {} is defined twice",
+            self.name,
+            step.def.name
+        );
+        self.steps.push(step.def);
+        WorkflowBuilder {
+            name: self.name,
+            version: self.version,
+            steps: self.steps,
+            hook: self.hook,
+            _types: PhantomData,
+        }
+    }
+
+    /// Runs `hook` inside every transaction that moves a run of this workflow on.
+    pub fn hook(mut self, hook: impl Hook) -> Self {
+        self.hook = Some(Arc::new(hook));
+        self
+    }
+
+    /// Ends the definition.
+    ///
+    /// # Panics
+    /// If no step was added: a workflow without steps is a programming error.
+    pub fn build(self) -> Workflow<I> {
+        assert!(!self.steps.is_empty(), "workflow {} has no step", self.name);
+        Workflow {
+            def: Arc::new(WorkflowDef {
+                name: self.name,
+                version: self.version,
+                steps: self.steps,
+                hook: self.hook,
+            }),
+            _input: PhantomData,
+        }
+    }
+}

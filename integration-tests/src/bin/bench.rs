@@ -1,0 +1,254 @@
+//! `make bench`: measures the engine on the PostgreSQL at DATABASE_URL (a database of its own,
+//! made afresh) and prints the figures; with `--write FILE` also writes them as Markdown.
+//!
+//! - throughput: runs/s of the 5-step no-op workflow over runs all started at once;
+//! - latency: one such run started alone, from the start's commit to its completion;
+//! - write transactions per run (transaction ids assigned: the commits that reach the WAL);
+//! - recovery: from the SIGKILL of a worker in mid-step to that step running on another worker.
+
+use std::{collections::HashSet, time::Duration};
+
+use anyhow::Context;
+use clap::Parser;
+use slate_engine::{Engine, RunId, StartOptions, WorkerConfig};
+use slate_integration_tests::{
+    database::TestDatabase,
+    probe::{self, Behaviour, Probe},
+    process::WorkerProcess,
+    wait,
+};
+use sqlx::{postgres::PgListener, PgPool};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Parser)]
+struct Args {
+    /// Runs started at once for the throughput figure.
+    #[arg(long, default_value_t = 2000)]
+    runs: usize,
+    /// Runs started one by one for the latency figure.
+    #[arg(long, default_value_t = 100)]
+    lone_runs: usize,
+    /// Kills for the recovery figure.
+    #[arg(long, default_value_t = 5)]
+    kills: usize,
+    /// Also write the report to this Markdown file.
+    #[arg(long)]
+    write: Option<std::path::PathBuf>,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let db = TestDatabase::with_pool_size(32).await;
+    let mut report = Report::default();
+
+    let noop = probe::noop();
+    let engine = Engine::builder(db.pool.clone()).register(&noop).build();
+    let shutdown = CancellationToken::new();
+    let config = WorkerConfig {
+        concurrency: 512,
+        claim_batch: 512,
+        ..WorkerConfig::default()
+    };
+    let worker = tokio::spawn(engine.worker(config).run(shutdown.clone()));
+
+    let mut latencies = Vec::with_capacity(args.lone_runs);
+    let xids = xid(&db.pool).await?;
+    for _ in 0..args.lone_runs {
+        latencies.push(lone(&engine, &noop).await?);
+    }
+    let lone_per_run = (xid(&db.pool).await? - xids) as f64 / args.lone_runs as f64;
+    latencies.sort_by(f64::total_cmp);
+    report.line(format!(
+        "lone run latency: p50 {:.2} ms, p99 {:.2} ms ({} runs, start commit to completion; \
+         {lone_per_run:.1} write transactions per run, the start included)",
+        percentile(&latencies, 0.50),
+        percentile(&latencies, 0.99),
+        args.lone_runs
+    ));
+    let xids = xid(&db.pool).await?;
+    let (admission, elapsed) = burst(&engine, &noop, args.runs).await?;
+    let per_run = (xid(&db.pool).await? - xids) as f64 / args.runs as f64;
+    report.line(format!(
+        "throughput: {:.0} runs/s ({} runs of 5 no-op steps in {:.2} s, started in one \
+         transaction in {:.0} ms)",
+        args.runs as f64 / elapsed.as_secs_f64(),
+        args.runs,
+        elapsed.as_secs_f64(),
+        admission.as_secs_f64() * 1000.0
+    ));
+    report.line(format!(
+        "write transactions per run in that burst: {per_run:.2} (the starts' one included)"
+    ));
+
+    shutdown.cancel();
+    worker.await??;
+
+    let recoveries = recovery(&db, args.kills).await?;
+    report.line(format!(
+        "resume after SIGKILL: median {:.0} ms, max {:.0} ms ({} kills, from the kill to the \
+         step running again on another worker process)",
+        percentile(&recoveries, 0.50),
+        percentile(&recoveries, 1.0),
+        args.kills
+    ));
+    db.drop().await;
+
+    if let Some(path) = args.write {
+        std::fs::write(&path, report.markdown()?).context("write the report")?;
+        println!("wrote {}", path.display());
+    }
+    Ok(())
+}
+
+/// Starts `runs` runs in one transaction; returns how long that took and how long from its
+/// commit until the last run completed.
+async fn burst(
+    engine: &Engine,
+    noop: &slate_engine::Workflow<u64>,
+    runs: usize,
+) -> anyhow::Result<(Duration, Duration)> {
+    let mut finished = listen(engine.pool()).await?;
+    let began = Instant::now();
+    let mut tx = engine.pool().begin().await?;
+    let mut ids = HashSet::with_capacity(runs);
+    for n in 0..runs {
+        let started =
+            slate_engine::start_using(&mut tx, noop, &(n as u64), StartOptions::default()).await?;
+        ids.insert(started.run_id.to_string());
+    }
+    tx.commit().await?;
+    let committed = Instant::now();
+    while !ids.is_empty() {
+        let notification = finished.recv().await?;
+        ids.remove(notification.payload());
+    }
+    Ok((committed - began, committed.elapsed()))
+}
+
+/// One run started alone: milliseconds from the start's commit to its completion.
+async fn lone(engine: &Engine, noop: &slate_engine::Workflow<u64>) -> anyhow::Result<f64> {
+    let mut finished = listen(engine.pool()).await?;
+    let started = engine.start(noop, &0, StartOptions::default()).await?;
+    let committed = Instant::now();
+    let wanted = started.run_id.to_string();
+    while finished.recv().await?.payload() != wanted {}
+    Ok(committed.elapsed().as_secs_f64() * 1000.0)
+}
+
+async fn listen(pool: &PgPool) -> anyhow::Result<PgListener> {
+    let mut listener = PgListener::connect_with(pool).await?;
+    listener.listen("slate_runs").await?;
+    Ok(listener)
+}
+
+/// Milliseconds from a SIGKILL of the worker running step three of a probe run to that step's
+/// next execution on the other worker process, `kills` times.
+async fn recovery(db: &TestDatabase, kills: usize) -> anyhow::Result<Vec<f64>> {
+    probe::create_tables(&db.pool).await?;
+    let binary = std::env::current_exe()?.with_file_name("test-worker");
+    let binary = binary.to_str().context("the worker binary's path")?;
+    let workflow = probe::workflow(db.pool.clone(), Duration::from_secs(30));
+    let engine = Engine::builder(db.pool.clone()).register(&workflow).build();
+    let mut times = Vec::with_capacity(kills);
+    let mut survivor = WorkerProcess::spawn(binary, &db.url, &[]);
+    for _ in 0..kills {
+        let mut victim = WorkerProcess::spawn(binary, &db.url, &["--no-scheduler"]);
+        survivor.terminate().await;
+        let input = Probe::at("three", Behaviour::HangFirstAttempt);
+        let run = engine
+            .start(&workflow, &input, StartOptions::default())
+            .await?
+            .run_id;
+        step_three_runs(&db.pool, run, 1).await;
+        survivor = WorkerProcess::spawn(binary, &db.url, &[]);
+        active_workers(&db.pool, 2).await;
+        victim.kill().await;
+        let killed_at: chrono::DateTime<chrono::Utc> =
+            sqlx::query_scalar("SELECT clock_timestamp()")
+                .fetch_one(&db.pool)
+                .await?;
+        let resumed_at = step_three_runs(&db.pool, run, 2).await;
+        times.push((resumed_at - killed_at).num_microseconds().unwrap_or(0) as f64 / 1000.0);
+        engine.wait_for_end(run, Duration::from_secs(60)).await?;
+    }
+    survivor.terminate().await;
+    times.sort_by(f64::total_cmp);
+    Ok(times)
+}
+
+/// Waits for execution number `nth` of step three of `run`; returns when it began.
+async fn step_three_runs(pool: &PgPool, run: RunId, nth: i64) -> chrono::DateTime<chrono::Utc> {
+    wait::until("step three", Duration::from_secs(60), || async {
+        sqlx::query_scalar(
+            "SELECT at FROM probe_executions WHERE run_id = $1 AND step = 'three'
+             ORDER BY at OFFSET $2 LIMIT 1",
+        )
+        .bind(run)
+        .bind(nth - 1)
+        .fetch_optional(pool)
+        .await
+        .expect("read executions")
+    })
+    .await
+}
+
+async fn active_workers(pool: &PgPool, count: i64) {
+    wait::until("workers", Duration::from_secs(60), || async {
+        let active: i64 = sqlx::query_scalar("SELECT count(*) FROM workers WHERE state = 'active'")
+            .fetch_one(pool)
+            .await
+            .expect("count workers");
+        (active >= count).then_some(())
+    })
+    .await;
+}
+
+/// The next transaction id the cluster will assign.
+async fn xid(pool: &PgPool) -> anyhow::Result<i64> {
+    let next = sqlx::query_scalar("SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint")
+        .fetch_one(pool)
+        .await?;
+    Ok(next)
+}
+
+fn percentile(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let index = ((sorted.len() - 1) as f64 * q).round() as usize;
+    sorted[index]
+}
+
+#[derive(Default)]
+struct Report {
+    lines: Vec<String>,
+}
+
+impl Report {
+    fn line(&mut self, line: String) {
+        println!("{line}");
+        self.lines.push(line);
+    }
+
+    fn markdown(&self) -> anyhow::Result<String> {
+        let cpu = std::fs::read_to_string("/proc/cpuinfo")?
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix("model name")
+                    .map(|m| m.trim_start_matches([' ', '\t', ':']).to_owned())
+            })
+            .unwrap_or_default();
+        let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+        let mut out = String::from("# Benchmarks\n\nWritten by `make bench`");
+        out.push_str(&format!(
+            " on {}: {cores} cores ({cpu}), PostgreSQL on the same machine.\n\n## Engine\n\n",
+            chrono::Utc::now().format("%Y-%m-%d")
+        ));
+        for line in &self.lines {
+            out.push_str(&format!("- {line}\n"));
+        }
+        Ok(out)
+    }
+}

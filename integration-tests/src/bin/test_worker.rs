@@ -1,0 +1,81 @@
+//! A worker process for the tests and benchmarks: runs the probe and no-op workflows (and, unless
+//! told not to, a scheduler) until SIGTERM or ctrl-c.
+
+use std::time::Duration;
+
+use clap::Parser;
+use slate_engine::{Engine, SchedulerConfig, WorkerConfig};
+use slate_integration_tests::probe;
+use sqlx::postgres::PgPoolOptions;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Parser)]
+struct Args {
+    #[arg(long, env = "DATABASE_URL")]
+    database_url: String,
+    /// Workers in this process.
+    #[arg(long, default_value_t = 1)]
+    workers: usize,
+    #[arg(long, default_value_t = 64)]
+    concurrency: usize,
+    #[arg(long, default_value_t = 30_000)]
+    lease_ttl_ms: u64,
+    #[arg(long, default_value_t = 1_000)]
+    heartbeat_ms: u64,
+    #[arg(long, default_value_t = 30_000)]
+    step_timeout_ms: u64,
+    #[arg(long, default_value_t = 100)]
+    scheduler_tick_ms: u64,
+    #[arg(long)]
+    no_scheduler: bool,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .init();
+    let args = Args::parse();
+    let pool = PgPoolOptions::new()
+        .max_connections(8 + 2 * args.workers as u32)
+        .connect(&args.database_url)
+        .await?;
+    let probe = probe::workflow(pool.clone(), Duration::from_millis(args.step_timeout_ms));
+    let engine = Engine::builder(pool)
+        .register(&probe)
+        .register(&probe::noop())
+        .build();
+    let shutdown = CancellationToken::new();
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..args.workers {
+        let worker = engine.worker(WorkerConfig {
+            concurrency: args.concurrency,
+            lease_ttl: Duration::from_millis(args.lease_ttl_ms),
+            heartbeat_interval: Duration::from_millis(args.heartbeat_ms),
+            shutdown_grace: Duration::from_secs(5),
+            ..WorkerConfig::default()
+        });
+        tasks.spawn(worker.run(shutdown.clone()));
+    }
+    if !args.no_scheduler {
+        let scheduler = engine.scheduler(SchedulerConfig {
+            tick: Duration::from_millis(args.scheduler_tick_ms),
+            ..SchedulerConfig::default()
+        });
+        let shutdown = shutdown.clone();
+        tasks.spawn(async move {
+            scheduler.run(shutdown).await;
+            Ok(())
+        });
+    }
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        _ = terminate.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+    shutdown.cancel();
+    while let Some(done) = tasks.join_next().await {
+        done??;
+    }
+    Ok(())
+}

@@ -1,0 +1,8 @@
+//! Support for Slate's tests across processes: a database of its own per test, the probe
+//! workflow whose steps record each execution, worker processes to kill and pause, and waiting
+//! on conditions with a deadline.
+
+pub mod database;
+pub mod probe;
+pub mod process;
+pub mod wait;

@@ -1,0 +1,176 @@
+//! The probe workflow: five steps that record every execution in `probe_executions`, so tests
+//! can count what ran, and that misbehave on purpose at one step (hang, fail, time out, finish
+//! late, run memoized parts) as the run's input asks. Also the no-op workflow of the benchmarks.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use slate_engine::{RetryPolicy, Step, StepContext, StepError, Workflow};
+use sqlx::PgPool;
+
+/// The probe's steps, in order.
+pub const STEPS: [&str; 5] = ["one", "two", "three", "four", "five"];
+
+/// The probe's input, passed on from step to step.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Probe {
+    /// The step that misbehaves, if any.
+    pub at: Option<String>,
+    pub behaviour: Behaviour,
+}
+
+impl Probe {
+    pub fn at(step: &str, behaviour: Behaviour) -> Self {
+        Self {
+            at: Some(step.to_owned()),
+            behaviour,
+        }
+    }
+}
+
+/// How the step named by [`Probe::at`] behaves.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Behaviour {
+    #[default]
+    Plain,
+    /// Never finishes its first attempt (the test kills the worker).
+    HangFirstAttempt,
+    /// Finishes its first attempt only once another attempt has checkpointed the step.
+    FinishAfterTakeover,
+    /// Runs `parts` memoized parts, each recorded; the first attempt hangs after `hang_after`.
+    Parts { parts: u32, hang_after: Option<u32> },
+    /// Fails with a retryable error on its first `times` executions (replays included).
+    FailRetryable { times: u32 },
+    /// Fails with a permanent error.
+    FailPermanent,
+    /// Runs past its timeout on the first attempt.
+    TimeoutFirstAttempt,
+    /// Waits until its run is cancelled.
+    WaitForCancel,
+}
+
+/// Creates the table the probe records executions in.
+pub async fn create_tables(pool: &PgPool) -> sqlx::Result<()> {
+    sqlx::query(
+        "CREATE TABLE IF NOT EXISTS probe_executions (
+             run_id uuid NOT NULL,
+             step text NOT NULL,
+             attempt integer NOT NULL,
+             part integer,
+             pid integer NOT NULL,
+             at timestamptz NOT NULL DEFAULT clock_timestamp()
+         )",
+    )
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// The probe workflow, whose steps time out after `timeout` and retry quickly.
+pub fn workflow(pool: PgPool, timeout: Duration) -> Workflow<Probe> {
+    let retry = RetryPolicy {
+        max_attempts: 4,
+        initial_backoff: Duration::from_millis(100),
+        max_backoff: Duration::from_secs(2),
+        multiplier: 2.0,
+        jitter: true,
+    };
+    let step = |name: &'static str| {
+        let pool = pool.clone();
+        Step::new(name, move |ctx: StepContext, probe: Probe| {
+            let pool = pool.clone();
+            async move { run(&pool, &ctx, probe).await }
+        })
+        .timeout(timeout)
+        .retry(retry.clone())
+    };
+    Workflow::builder("probe", 1)
+        .step(step(STEPS[0]))
+        .step(step(STEPS[1]))
+        .step(step(STEPS[2]))
+        .step(step(STEPS[3]))
+        .step(step(STEPS[4]))
+        .build()
+}
+
+async fn run(pool: &PgPool, ctx: &StepContext, probe: Probe) -> Result<Probe, StepError> {
+    record(pool, ctx, None).await?;
+    if probe.at.as_deref() != Some(ctx.step()) {
+        return Ok(probe);
+    }
+    let first = ctx.attempt() == 1;
+    match &probe.behaviour {
+        Behaviour::HangFirstAttempt | Behaviour::TimeoutFirstAttempt if first => {
+            std::future::pending::<()>().await;
+        }
+        Behaviour::FinishAfterTakeover if first => loop {
+            if ctx.checkpoint::<Value>(ctx.step()).await?.is_some() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        },
+        Behaviour::Parts { parts, hang_after } => {
+            for part in 1..=*parts {
+                let key = format!("part-{part}");
+                ctx.memo(&key, async { record(pool, ctx, Some(part)).await })
+                    .await?;
+                if first && *hang_after == Some(part) {
+                    std::future::pending::<()>().await;
+                }
+            }
+        }
+        Behaviour::FailRetryable { times } if executions(pool, ctx).await? <= i64::from(*times) => {
+            return Err(StepError::retryable("flaky", "failing on purpose"));
+        }
+        Behaviour::FailPermanent => {
+            return Err(StepError::permanent(
+                "refused",
+                "failing for good on purpose",
+            ));
+        }
+        Behaviour::WaitForCancel => {
+            ctx.cancelled().await;
+            return Err(StepError::retryable("stopped", "the run was cancelled"));
+        }
+        _ => {}
+    }
+    Ok(probe)
+}
+
+async fn record(pool: &PgPool, ctx: &StepContext, part: Option<u32>) -> Result<(), StepError> {
+    sqlx::query("INSERT INTO probe_executions (run_id, step, attempt, part, pid) VALUES ($1, $2, $3, $4, $5)")
+        .bind(ctx.run_id())
+        .bind(ctx.step())
+        .bind(ctx.attempt() as i32)
+        .bind(part.map(|p| p as i32))
+        .bind(std::process::id() as i32)
+        .execute(pool)
+        .await
+        .map(drop)
+        .map_err(|e| StepError::retryable("database", e.to_string()))
+}
+
+async fn executions(pool: &PgPool, ctx: &StepContext) -> Result<i64, StepError> {
+    sqlx::query_scalar(
+        "SELECT count(*) FROM probe_executions WHERE run_id = $1 AND step = $2 AND part IS NULL",
+    )
+    .bind(ctx.run_id())
+    .bind(ctx.step())
+    .fetch_one(pool)
+    .await
+    .map_err(|e| StepError::retryable("database", e.to_string()))
+}
+
+/// Five steps that do nothing but pass their input on: the engine's own cost, measured.
+pub fn noop() -> Workflow<u64> {
+    let step = |name| Step::new(name, |_ctx: StepContext, n: u64| async move { Ok(n) });
+    Workflow::builder("noop", 1)
+        .step(step(STEPS[0]))
+        .step(step(STEPS[1]))
+        .step(step(STEPS[2]))
+        .step(step(STEPS[3]))
+        .step(step(STEPS[4]))
+        .build()
+}

@@ -1,0 +1,61 @@
+//! Worker processes for crash tests: spawned from the `test-worker` binary, killed with
+//! SIGKILL, paused with SIGSTOP and resumed with SIGCONT. Their logs go to a file per process.
+
+use std::{path::PathBuf, process::Stdio};
+
+use tokio::process::{Child, Command};
+
+pub struct WorkerProcess {
+    child: Child,
+    pub pid: u32,
+    pub log: PathBuf,
+}
+
+impl WorkerProcess {
+    /// Starts `binary` (the path of `test-worker`) on the database at `url`, with `args`.
+    pub fn spawn(binary: &str, url: &str, args: &[&str]) -> Self {
+        let log = std::env::temp_dir().join(format!(
+            "slate-test-worker-{}.log",
+            uuid::Uuid::new_v4().simple()
+        ));
+        let file = std::fs::File::create(&log).expect("create the worker's log");
+        let child = Command::new(binary)
+            .arg("--database-url")
+            .arg(url)
+            .args(args)
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(file.try_clone().expect("log file"))
+            .stderr(file)
+            .kill_on_drop(true)
+            .spawn()
+            .expect("spawn the test worker");
+        let pid = child.id().expect("a running child");
+        Self { child, pid, log }
+    }
+
+    /// SIGKILL, and waits until the process is gone.
+    pub async fn kill(&mut self) {
+        self.child.kill().await.expect("kill the worker");
+    }
+
+    /// SIGTERM (a graceful shutdown), and waits for the exit.
+    pub async fn terminate(&mut self) -> std::process::ExitStatus {
+        self.signal(libc::SIGTERM);
+        self.child.wait().await.expect("wait for the worker")
+    }
+
+    pub fn pause(&self) {
+        self.signal(libc::SIGSTOP);
+    }
+
+    pub fn resume(&self) {
+        self.signal(libc::SIGCONT);
+    }
+
+    fn signal(&self, signal: libc::c_int) {
+        // SAFETY: kill(2) on the pid of a child this value owns and has not reaped.
+        let sent = unsafe { libc::kill(self.pid as libc::pid_t, signal) };
+        assert_eq!(sent, 0, "signal {signal} to worker {}", self.pid);
+    }
+}

@@ -1,0 +1,181 @@
+//! What every engine test starts from: its own database with the probe's tables, an engine with
+//! the probe workflow, in-process workers on demand, and the queries the assertions need.
+
+use std::time::Duration;
+
+use slate_engine::{
+    Engine, Event, EventKind, RunId, RunSummary, SchedulerConfig, StartOptions, WorkerConfig,
+    Workflow,
+};
+use slate_integration_tests::{
+    database::TestDatabase,
+    probe::{self, Probe},
+    process::WorkerProcess,
+    wait,
+};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+/// The `test-worker` binary.
+pub const WORKER_BINARY: &str = env!("CARGO_BIN_EXE_test-worker");
+
+/// How long a test waits for anything before it fails.
+pub const PATIENCE: Duration = Duration::from_secs(60);
+
+pub struct Harness {
+    pub db: TestDatabase,
+    pub engine: Engine,
+    pub probe: Workflow<Probe>,
+}
+
+/// Workers and a scheduler running in this process until dropped or stopped.
+pub struct InProcess {
+    shutdown: CancellationToken,
+    tasks: JoinSet<()>,
+}
+
+impl InProcess {
+    /// Shuts the workers down gracefully and waits for them.
+    pub async fn stop(mut self) {
+        self.shutdown.cancel();
+        while let Some(done) = self.tasks.join_next().await {
+            done.expect("worker task");
+        }
+    }
+}
+
+impl Drop for InProcess {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+/// A worker configuration for tests: short leases and heartbeats.
+pub fn test_worker_config() -> WorkerConfig {
+    WorkerConfig {
+        lease_ttl: Duration::from_secs(5),
+        heartbeat_interval: Duration::from_millis(200),
+        shutdown_grace: Duration::from_secs(5),
+        cancel_grace: Duration::from_secs(5),
+        ..WorkerConfig::default()
+    }
+}
+
+impl Harness {
+    pub async fn new() -> Self {
+        Self::with_step_timeout(Duration::from_secs(30)).await
+    }
+
+    pub async fn with_step_timeout(timeout: Duration) -> Self {
+        let db = TestDatabase::new().await;
+        probe::create_tables(&db.pool).await.expect("probe tables");
+        let probe = probe::workflow(db.pool.clone(), timeout);
+        let engine = Engine::builder(db.pool.clone()).register(&probe).build();
+        Self { db, engine, probe }
+    }
+
+    /// `count` workers with `config`, and a scheduler, in this process.
+    pub fn workers(&self, count: usize, config: WorkerConfig) -> InProcess {
+        let shutdown = CancellationToken::new();
+        let mut tasks = JoinSet::new();
+        for _ in 0..count {
+            let worker = self.engine.worker(config.clone());
+            let shutdown = shutdown.clone();
+            tasks.spawn(async move { worker.run(shutdown).await.expect("worker") });
+        }
+        let scheduler = self.engine.scheduler(SchedulerConfig {
+            tick: Duration::from_millis(100),
+            ..SchedulerConfig::default()
+        });
+        tasks.spawn(scheduler.run(shutdown.clone()));
+        InProcess { shutdown, tasks }
+    }
+
+    /// A worker process (with a scheduler) on this test's database.
+    pub fn spawn_worker(&self, args: &[&str]) -> WorkerProcess {
+        WorkerProcess::spawn(WORKER_BINARY, &self.db.url, args)
+    }
+
+    pub async fn start(&self, probe: Probe) -> RunId {
+        self.engine
+            .start(&self.probe, &probe, StartOptions::default())
+            .await
+            .expect("start a run")
+            .run_id
+    }
+
+    pub async fn wait_end(&self, run: RunId) -> RunSummary {
+        self.engine
+            .wait_for_end(run, PATIENCE)
+            .await
+            .expect("wait for the run")
+            .unwrap_or_else(|| panic!("run {run} did not end within {PATIENCE:?}"))
+    }
+
+    /// How many times `step` of `run` executed (memoized parts not counted).
+    pub async fn executions(&self, run: RunId, step: &str) -> i64 {
+        sqlx::query_scalar(
+            "SELECT count(*) FROM probe_executions WHERE run_id = $1 AND step = $2 AND part IS NULL",
+        )
+        .bind(run)
+        .bind(step)
+        .fetch_one(&self.db.pool)
+        .await
+        .expect("count executions")
+    }
+
+    /// Waits until `step` of `run` has executed `times` times.
+    pub async fn wait_executions(&self, run: RunId, step: &str, times: i64) {
+        let what = format!("{step} of {run} to execute {times} times");
+        wait::until(&what, PATIENCE, || async {
+            (self.executions(run, step).await >= times).then_some(())
+        })
+        .await;
+    }
+
+    /// Waits until `count` workers are registered as active.
+    pub async fn wait_active_workers(&self, count: i64) {
+        wait::until("workers to register", PATIENCE, || async {
+            let active: i64 =
+                sqlx::query_scalar("SELECT count(*) FROM workers WHERE state = 'active'")
+                    .fetch_one(&self.db.pool)
+                    .await
+                    .expect("count workers");
+            (active >= count).then_some(())
+        })
+        .await;
+    }
+
+    /// The steps of the live checkpoints of `run`, in order, with the attempt that made each.
+    pub async fn live_checkpoints(&self, run: RunId) -> Vec<(String, i32)> {
+        sqlx::query_as(
+            "SELECT step, attempt FROM checkpoints
+             WHERE run_id = $1 AND superseded_at IS NULL ORDER BY step_index",
+        )
+        .bind(run)
+        .fetch_all(&self.db.pool)
+        .await
+        .expect("checkpoints")
+    }
+
+    pub async fn events(&self, run: RunId, kind: EventKind) -> Vec<Event> {
+        let events = self.engine.events(run, None).await.expect("events");
+        events.into_iter().filter(|e| e.kind == kind).collect()
+    }
+
+    pub async fn tasks_left(&self) -> i64 {
+        sqlx::query_scalar("SELECT count(*) FROM tasks")
+            .fetch_one(&self.db.pool)
+            .await
+            .expect("count tasks")
+    }
+}
+
+/// The probe's five steps, each checkpointed once, by the given attempts.
+pub fn checkpoints_by(attempts: [i32; 5]) -> Vec<(String, i32)> {
+    probe::STEPS
+        .iter()
+        .zip(attempts)
+        .map(|(step, attempt)| (step.to_string(), attempt))
+        .collect()
+}

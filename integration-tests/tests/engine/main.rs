@@ -1,0 +1,15 @@
+//! The engine's invariants, each against a real PostgreSQL (a database per test), with workers
+//! in this process or in child processes that the tests kill and pause.
+
+mod harness;
+
+mod cancel;
+mod crash;
+mod fencing;
+mod handoff;
+mod hook;
+mod lifecycle;
+mod memo;
+mod replay;
+mod retries;
+mod scale;
