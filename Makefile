@@ -16,7 +16,8 @@ test: ## Run every test against a real PostgreSQL (started locally when needed)
 	@$(WITH_DB) cargo test --workspace
 
 bench: ## Measure the engine and write docs/benchmarks.md
-	@$(WITH_DB) cargo run --release -p slate-integration-tests --bin slate-bench -- --write docs/benchmarks.md
+	@cargo build --release -p slate-integration-tests --bins
+	@$(WITH_DB) target/release/slate-bench --write docs/benchmarks.md
 
 db: ## Print the DATABASE_URL of the local PostgreSQL, starting it when needed
 	@scripts/local-postgres.sh url
