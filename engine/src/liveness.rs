@@ -61,16 +61,25 @@ async fn lock_and_register(
     Ok(())
 }
 
-/// Forwards notifications to `on_wake` until `stop`; when the connection is lost, calls
-/// `on_lost` and takes the lock again as soon as the database answers.
+/// What the liveness connection tells its worker.
+pub(crate) enum Signal {
+    /// A task was inserted or given back: claim.
+    Wake,
+    /// The connection (and with it the lock) is gone: the worker owns none of its attempts.
+    Lost,
+    /// The lock is held again: claim again.
+    Restored,
+}
+
+/// Forwards notifications to `signal` until `stop`; when the connection is lost, says so and takes
+/// the lock again as soon as the database answers.
 pub(crate) async fn listen(
     mut listener: PgListener,
     id: Uuid,
     name: String,
     ttl: Duration,
     stop: CancellationToken,
-    on_wake: impl Fn(),
-    on_lost: impl Fn(),
+    signal: impl Fn(Signal),
 ) {
     let mut locked = true;
     loop {
@@ -79,7 +88,7 @@ pub(crate) async fn listen(
                 Ok(()) => {
                     tracing::info!(worker.id = %id, "liveness connection restored");
                     locked = true;
-                    on_wake();
+                    signal(Signal::Restored);
                 }
                 Err(error) => {
                     tracing::debug!(%error, "liveness connection still down");
@@ -93,11 +102,11 @@ pub(crate) async fn listen(
         tokio::select! {
             () = stop.cancelled() => return,
             received = listener.try_recv() => match received {
-                Ok(Some(_)) => on_wake(),
+                Ok(Some(_)) => signal(Signal::Wake),
                 Ok(None) | Err(_) => {
                     tracing::warn!(worker.id = %id, "liveness connection lost; stopping attempts");
                     locked = false;
-                    on_lost();
+                    signal(Signal::Lost);
                 }
             }
         }

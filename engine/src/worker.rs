@@ -31,7 +31,7 @@ use crate::{
     engine::Engine,
     error::Result,
     handoff::{Completer, Finished, HandOff, Outcome},
-    liveness,
+    liveness::{self, Signal},
     run::RunId,
     step_error::StepError,
     task::{self, Attempt},
@@ -93,6 +93,8 @@ struct Shared {
     wake: Notify,
     /// Cleared on shutdown, so that finished steps queue their successors for other workers.
     keep_next: AtomicBool,
+    /// Whether the liveness lock is held; the worker claims only while it is.
+    locked: AtomicBool,
 }
 
 struct Running {
@@ -125,6 +127,7 @@ impl Worker {
             running: Mutex::new(HashMap::new()),
             wake: Notify::new(),
             keep_next: AtomicBool::new(true),
+            locked: AtomicBool::new(true),
         });
         let (finished_tx, finished_rx) = mpsc::channel(1024);
         let completer = tokio::spawn(
@@ -137,15 +140,14 @@ impl Worker {
         );
         let background = CancellationToken::new();
         let listen = tokio::spawn({
-            let (on_wake, on_lost) = (shared.clone(), shared.clone());
+            let signalled = shared.clone();
             liveness::listen(
                 listener,
                 id,
                 shared.config.name.clone(),
                 shared.config.lease_ttl,
                 background.clone(),
-                move || on_wake.wake.notify_one(),
-                move || on_lost.stop_all(),
+                move |signal| signalled.on_liveness(signal),
             )
         });
         let heartbeat = tokio::spawn(shared.clone().heartbeat(background.clone()));
@@ -202,6 +204,13 @@ impl Shared {
                 }
             }
             let wanted = permits.len();
+            if !self.locked.load(Ordering::SeqCst) {
+                drop(permits);
+                tokio::select! {
+                    () = shutdown.cancelled() => return,
+                    () = self.wake.notified() => continue,
+                }
+            }
             let claimed = match conn.get().await {
                 Ok(c) => task::claim(c, &self.engine.registry, self.id, wanted).await,
                 Err(error) => Err(error.into()),
@@ -340,11 +349,18 @@ impl Shared {
         });
     }
 
-    /// Stops every running attempt (the worker no longer owns them).
-    fn stop_all(&self) {
-        for running in self.running.lock().expect("running lock").values() {
-            running.stop.cancel();
+    fn on_liveness(&self, signal: Signal) {
+        match signal {
+            Signal::Wake => {}
+            Signal::Lost => {
+                self.locked.store(false, Ordering::SeqCst);
+                for running in self.running.lock().expect("running lock").values() {
+                    running.stop.cancel();
+                }
+            }
+            Signal::Restored => self.locked.store(true, Ordering::SeqCst),
         }
+        self.wake.notify_one();
     }
 
     /// Renews the worker's leases; stops the attempts whose task is no longer this worker's

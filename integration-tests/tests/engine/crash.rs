@@ -34,3 +34,56 @@ async fn a_worker_killed_in_step_three_resumes_on_another_worker_without_rerunni
     second.terminate().await;
     h.db.drop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_whose_liveness_connection_dies_gives_up_its_attempt_and_claims_again() {
+    let h = Harness::new().await;
+    let _workers = h.workers(
+        1,
+        slate_engine::WorkerConfig {
+            cancel_grace: std::time::Duration::from_millis(300),
+            ..crate::harness::test_worker_config()
+        },
+    );
+    let run = h.start(Probe::at("two", Behaviour::HangFirstAttempt)).await;
+    h.wait_executions(run, "two", 1).await;
+
+    let terminated: i64 = sqlx::query_scalar(
+        "WITH liveness AS MATERIALIZED (
+             SELECT pid FROM pg_stat_activity
+             WHERE datname = current_database() AND query = 'LISTEN \"slate_tasks\"'
+         )
+         SELECT count(*) FROM liveness WHERE pg_terminate_backend(pid)",
+    )
+    .fetch_one(&h.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(terminated, 1, "one liveness connection");
+
+    assert_eq!(h.wait_end(run).await.state, RunState::Completed);
+    assert_eq!(
+        h.live_checkpoints(run).await,
+        checkpoints_by([1, 2, 1, 1, 1])
+    );
+    // The first attempt was stopped: either its stop committed as a retryable failure (the worker
+    // took its lock back before the scheduler looked), or the scheduler rescued the task and the
+    // stopped attempt's result was dropped.
+    let ended = slate_integration_tests::wait::until(
+        "the first attempt to end",
+        crate::harness::PATIENCE,
+        || async {
+            let events = h.engine.events(run, None).await.unwrap();
+            events.into_iter().find(|e| {
+                e.step.as_deref() == Some("two")
+                    && e.attempt == Some(1)
+                    && matches!(e.kind, EventKind::StepFailed | EventKind::ResultDropped)
+            })
+        },
+    )
+    .await;
+    if ended.kind == EventKind::StepFailed {
+        assert_eq!(ended.detail.unwrap()["code"], "stopped");
+    }
+    assert_eq!(h.executions(run, "two").await, 2);
+    h.db.drop().await;
+}
