@@ -1,56 +1,11 @@
 //! The five steps of Slate's video pipeline (planning, storyboarding, generating_chunks,
-//! stitching, adding_music), their providers and media storage. The phases' durable names and
-//! progress live here, since the engine knows nothing of video.
+//! stitching, adding_music), the beat library and archetypes they draw on, their providers and
+//! media storage. It knows nothing of HTTP.
 
-/// A phase of the video pipeline, in order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Phase {
-    Planning,
-    Storyboarding,
-    GeneratingChunks,
-    Stitching,
-    AddingMusic,
-}
-
-impl Phase {
-    pub const ALL: [Phase; 5] = [
-        Phase::Planning,
-        Phase::Storyboarding,
-        Phase::GeneratingChunks,
-        Phase::Stitching,
-        Phase::AddingMusic,
-    ];
-
-    /// The step's durable name (also the status shown while it runs).
-    pub fn name(self) -> &'static str {
-        match self {
-            Phase::Planning => "planning",
-            Phase::Storyboarding => "storyboarding",
-            Phase::GeneratingChunks => "generating_chunks",
-            Phase::Stitching => "stitching",
-            Phase::AddingMusic => "adding_music",
-        }
-    }
-
-    /// The progress (percent) shown when the phase starts.
-    pub fn progress_at_start(self) -> u8 {
-        match self {
-            Phase::Planning => 10,
-            Phase::Storyboarding => 25,
-            Phase::GeneratingChunks => 40,
-            Phase::Stitching => 70,
-            Phase::AddingMusic => 85,
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::Phase;
-
-    #[test]
-    fn phases_start_at_growing_progress() {
-        let progress: Vec<u8> = Phase::ALL.iter().map(|p| p.progress_at_start()).collect();
-        assert!(progress.windows(2).all(|w| w[0] < w[1]));
-    }
-}
+pub mod archetypes;
+pub mod beats;
+pub mod category;
+pub mod mood;
+pub mod phase;
+pub mod plan;
+pub mod spec;

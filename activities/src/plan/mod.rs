@@ -1,0 +1,349 @@
+//! Planning: a prompt and a creativity level become a [`Spec`]. The embedded planner works
+//! offline and is deterministic for (prompt, creativity, seed); an OpenAI-compatible planner can
+//! be configured instead.
+
+mod fit;
+mod prompt;
+
+use std::hash::Hasher;
+
+use fastrand::Rng;
+use serde::{Deserialize, Serialize};
+
+pub use prompt::{read, Reading};
+
+use crate::{
+    archetypes::{self, Archetype},
+    mood::Mood,
+    spec::{Product, Reasoning, Spec, SpecBeat, Style, FPS, RESOLUTION},
+};
+
+/// What a client asks for: the run input of the video workflow.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Request {
+    pub prompt: String,
+    /// 0.0 follows the archetype's template; 1.0 reinterprets freely.
+    #[serde(default = "default_creativity")]
+    pub creativity: f64,
+    /// Seconds; wins over a length named in the prompt.
+    #[serde(default)]
+    pub duration: Option<u32>,
+    /// An archetype id; wins over the one the prompt suggests.
+    #[serde(default)]
+    pub archetype: Option<String>,
+    #[serde(default)]
+    pub seed: Option<u64>,
+    /// The most the video may cost, in USD.
+    #[serde(default)]
+    pub max_cost_usd: Option<f64>,
+}
+
+fn default_creativity() -> f64 {
+    0.5
+}
+
+impl Request {
+    pub fn new(prompt: &str) -> Self {
+        Self {
+            prompt: prompt.to_owned(),
+            creativity: default_creativity(),
+            duration: None,
+            archetype: None,
+            seed: None,
+            max_cost_usd: None,
+        }
+    }
+}
+
+/// The default length when neither the request nor the prompt names one.
+pub const DEFAULT_DURATION: u32 = 30;
+
+/// The embedded planner: reads the prompt, picks the archetype, fits its template to the length,
+/// and dresses the beats in a style.
+pub fn embedded(request: &Request) -> Spec {
+    let reading = read(&request.prompt);
+    let creativity = request.creativity.clamp(0.0, 1.0);
+    let mut rng = Rng::with_seed(seed(request));
+    let duration = request
+        .duration
+        .or(reading.duration)
+        .unwrap_or(DEFAULT_DURATION);
+    let forced = request.archetype.as_deref().and_then(archetypes::find);
+    let archetype = forced.unwrap_or_else(|| pick(reading.mood, duration, creativity, &mut rng));
+    let beats = fit::fit(archetype, duration, reading.category, creativity, &mut rng);
+
+    let mood = reading.mood;
+    let palettes = mood.palettes();
+    let palette = if rng.f64() < creativity {
+        palettes[rng.usize(..palettes.len())]
+    } else {
+        palettes[0]
+    };
+    let aesthetic = mood.aesthetic().to_owned();
+    let mut start = 0;
+    let spec_beats = beats
+        .iter()
+        .map(|(beat, length)| {
+            let prompt = beat
+                .template
+                .replace("{product_name}", &reading.product)
+                .replace("{style_aesthetic}", &aesthetic)
+                .replace("{setting}", reading.category.setting());
+            let spec_beat = SpecBeat {
+                id: beat.id.to_owned(),
+                position: beat.position,
+                shot_type: beat.shot_type,
+                action: beat.action.to_owned(),
+                camera_movement: beat.camera,
+                energy: beat.energy,
+                start,
+                duration: *length,
+                prompt,
+            };
+            start += length;
+            spec_beat
+        })
+        .collect::<Vec<_>>();
+    let reasoning = Reasoning {
+        archetype: archetype_reason(archetype, &reading, duration, forced.is_some()),
+        beats: format!(
+            "{} beats ({}) fitted to {duration} s; creativity {creativity:.1} {}",
+            spec_beats.len(),
+            archetype.narrative.join(", "),
+            if creativity == 0.0 {
+                "keeps the template"
+            } else {
+                "lets compatible beats replace the template's"
+            }
+        ),
+    };
+    Spec {
+        template: archetype.id.to_owned(),
+        duration,
+        fps: FPS,
+        resolution: RESOLUTION.to_owned(),
+        product: Product {
+            name: reading.product.clone(),
+            category: serde_json::to_value(reading.category)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default(),
+        },
+        style: Style {
+            aesthetic,
+            color_palette: palette.iter().map(|c| (*c).to_owned()).collect(),
+            mood,
+            lighting: mood.lighting().to_owned(),
+        },
+        beats: spec_beats,
+        reasoning,
+    }
+}
+
+/// The archetype for the mood when it suits the length, else the nearest one that does; with
+/// creativity, sometimes another archetype that suits the length.
+fn pick(mood: Mood, duration: u32, creativity: f64, rng: &mut Rng) -> &'static Archetype {
+    let own = archetypes::for_mood(mood);
+    let suiting: Vec<&'static Archetype> = archetypes::ARCHETYPES
+        .iter()
+        .filter(|a| a.suits_duration(duration))
+        .collect();
+    if creativity > 0.5 && rng.f64() < creativity - 0.5 {
+        let others: Vec<_> = suiting.iter().filter(|a| a.id != own.id).collect();
+        if !others.is_empty() {
+            return others[rng.usize(..others.len())];
+        }
+    }
+    if own.suits_duration(duration) {
+        return own;
+    }
+    nearest(mood)
+        .iter()
+        .filter_map(|id| archetypes::find(id))
+        .find(|a| a.suits_duration(duration))
+        .unwrap_or(own)
+}
+
+/// The archetypes closest in feel to a mood's own, nearest first.
+fn nearest(mood: Mood) -> [&'static str; 4] {
+    match mood {
+        Mood::Energetic => [
+            "emotional_storytelling",
+            "feature_demo",
+            "luxury_showcase",
+            "minimalist_reveal",
+        ],
+        Mood::Elegant => [
+            "minimalist_reveal",
+            "emotional_storytelling",
+            "feature_demo",
+            "energetic_lifestyle",
+        ],
+        Mood::Minimalist => [
+            "luxury_showcase",
+            "feature_demo",
+            "emotional_storytelling",
+            "energetic_lifestyle",
+        ],
+        Mood::Emotional => [
+            "luxury_showcase",
+            "feature_demo",
+            "energetic_lifestyle",
+            "minimalist_reveal",
+        ],
+        Mood::Informative => [
+            "luxury_showcase",
+            "minimalist_reveal",
+            "emotional_storytelling",
+            "energetic_lifestyle",
+        ],
+    }
+}
+
+fn archetype_reason(
+    archetype: &Archetype,
+    reading: &Reading,
+    duration: u32,
+    forced: bool,
+) -> String {
+    let mood = serde_json::to_value(reading.mood).unwrap_or_default();
+    let mood = mood.as_str().unwrap_or("");
+    if forced {
+        return format!("{} was requested; fitted to {duration} s", archetype.id);
+    }
+    format!(
+        "the prompt reads as {mood} for {} ({}); {} tells it as {} in {duration} s",
+        reading.product,
+        reading.category.setting(),
+        archetype.id,
+        archetype.narrative.join(" - "),
+    )
+}
+
+/// A stable seed from the prompt, the creativity and the request's seed.
+fn seed(request: &Request) -> u64 {
+    let mut hasher = fnv::FnvHasher::default();
+    hasher.write(request.prompt.as_bytes());
+    hasher.write_u64(request.creativity.clamp(0.0, 1.0).to_bits());
+    hasher.write_u64(request.seed.unwrap_or(0));
+    hasher.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(prompt: &str) -> Spec {
+        embedded(&Request::new(prompt))
+    }
+
+    #[test]
+    fn the_five_pipeline_cases_plan_as_expected() {
+        let cases = [
+            (
+                "15s Nike sneakers energetic urban",
+                "energetic_lifestyle",
+                15,
+                3..=3,
+            ),
+            (
+                "30s luxury watch elegant sophisticated",
+                "luxury_showcase",
+                30,
+                4..=6,
+            ),
+            (
+                "20s iPhone minimalist clean modern",
+                "minimalist_reveal",
+                20,
+                4..=4,
+            ),
+            (
+                "Create an ad for family car with emotional story",
+                "emotional_storytelling",
+                30,
+                3..=4,
+            ),
+            (
+                "Smart thermostat features demo 25 seconds",
+                "feature_demo",
+                25,
+                4..=5,
+            ),
+        ];
+        for (prompt, archetype, duration, beats) in cases {
+            for creativity in [0.0, 0.5] {
+                let spec = embedded(&Request {
+                    creativity,
+                    ..Request::new(prompt)
+                });
+                assert_eq!(spec.validate(), Ok(()), "{prompt}");
+                assert_eq!(spec.template, archetype, "{prompt} at {creativity}");
+                assert_eq!(spec.duration, duration, "{prompt}");
+                assert!(
+                    beats.contains(&spec.beats.len()),
+                    "{prompt}: {} beats",
+                    spec.beats.len()
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_same_prompt_creativity_and_seed_give_the_same_plan() {
+        let request = Request {
+            creativity: 0.8,
+            seed: Some(7),
+            ..Request::new("30s luxury watch elegant")
+        };
+        assert_eq!(embedded(&request), embedded(&request));
+    }
+
+    #[test]
+    fn creativity_zero_follows_the_template_and_one_reinterprets_it_validly() {
+        let calm = embedded(&Request {
+            creativity: 0.0,
+            ..Request::new("25s smart thermostat features demo")
+        });
+        let ids: Vec<_> = calm.beats.iter().map(|b| b.id.as_str()).collect();
+        assert_eq!(
+            ids,
+            [
+                "hero_shot",
+                "feature_highlight_sequence",
+                "benefit_showcase",
+                "call_to_action"
+            ]
+        );
+        let mut differs = false;
+        for seed in 0..20 {
+            let free = embedded(&Request {
+                creativity: 1.0,
+                seed: Some(seed),
+                ..Request::new("25s smart thermostat features demo")
+            });
+            assert_eq!(free.validate(), Ok(()));
+            differs |= free.beats != calm.beats;
+        }
+        assert!(differs, "creativity 1.0 changed no plan in 20 seeds");
+    }
+
+    #[test]
+    fn request_fields_win_over_the_prompt() {
+        let spec = embedded(&Request {
+            duration: Some(10),
+            archetype: Some("luxury_showcase".into()),
+            ..Request::new("30s energetic sneakers")
+        });
+        assert_eq!(
+            (spec.template.as_str(), spec.duration),
+            ("luxury_showcase", 10)
+        );
+        assert_eq!(spec.validate(), Ok(()));
+    }
+
+    #[test]
+    fn the_default_length_is_thirty_seconds() {
+        assert_eq!(plan("an ad for our coffee").duration, 30);
+    }
+}
