@@ -1,15 +1,16 @@
 # Slate's commands. `make help` lists them.
 SHELL := bash
 .DEFAULT_GOAL := help
-# Sets DATABASE_URL for the recipe: the one given when it answers, else a project-local cluster.
-WITH_DB = url=$$(scripts/local-postgres.sh url) || exit 1; export DATABASE_URL=$$url;
+# Installs the pipeline's tools when missing, and sets DATABASE_URL for the recipe: the one given
+# when it answers, else a project-local cluster.
+WITH_DB = scripts/install-tools.sh || exit 1; url=$$(scripts/local-postgres.sh url) || exit 1; export DATABASE_URL=$$url;
 
 .PHONY: help run test bench db db-stop
 
 help: ## List the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
 
-run: ## Start Slate's worker on a local PostgreSQL
+run: ## Start Slate's worker (the video pipeline) on a local PostgreSQL
 	@$(WITH_DB) cargo run --release -p slate-api --bin slate -- worker
 
 test: ## Run every test against a real PostgreSQL (started locally when needed)

@@ -5,7 +5,17 @@
 pub mod archetypes;
 pub mod beats;
 pub mod category;
+pub mod chunks;
+pub mod cost;
+pub mod ffmpeg;
 pub mod mood;
+pub mod motion;
+pub mod music;
 pub mod phase;
+pub mod pipeline;
 pub mod plan;
+pub mod projection;
 pub mod spec;
+pub mod stitch;
+pub mod storage;
+pub mod storyboard;

@@ -30,6 +30,23 @@ impl Phase {
         }
     }
 
+    /// The start-to-close timeout of each attempt.
+    pub fn timeout(self) -> std::time::Duration {
+        let seconds = match self {
+            Phase::Planning => 60,
+            Phase::Storyboarding => 300,
+            Phase::GeneratingChunks => 600,
+            Phase::Stitching => 60,
+            Phase::AddingMusic => 120,
+        };
+        std::time::Duration::from_secs(seconds)
+    }
+
+    /// The phase whose step has this name.
+    pub fn named(name: &str) -> Option<Phase> {
+        Phase::ALL.into_iter().find(|p| p.name() == name)
+    }
+
     /// The progress (percent) shown when the phase starts.
     pub fn progress_at_start(self) -> u8 {
         match self {

@@ -1,11 +1,15 @@
 //! The commands of `slate` and their configuration (flags, or the environment variables named
 //! in the README).
 
-use std::time::Duration;
+use std::{path::PathBuf, sync::Arc, time::Duration};
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
-use slate_engine::{Engine, SchedulerConfig, WorkerConfig};
+use slate_activities::{
+    pipeline::{self, Pipeline},
+    plan::Request,
+};
+use slate_engine::{Engine, SchedulerConfig, WorkerConfig, Workflow};
 use sqlx::postgres::PgPoolOptions;
 use tokio_util::sync::CancellationToken;
 
@@ -62,6 +66,26 @@ struct WorkerArgs {
     /// How long running steps may take to finish after SIGTERM, in seconds.
     #[arg(long, env = "SLATE_SHUTDOWN_GRACE_SECS", default_value_t = 30)]
     shutdown_grace_secs: u64,
+    #[command(flatten)]
+    pipeline: PipelineArgs,
+}
+
+#[derive(Args)]
+struct PipelineArgs {
+    /// Where stills, clips and videos are kept.
+    #[arg(long, env = "SLATE_MEDIA_DIR", default_value = "data/media")]
+    media_dir: PathBuf,
+    /// How many clips of one video render at once.
+    #[arg(long, env = "SLATE_CHUNK_PARALLELISM", default_value_t = 2)]
+    chunk_parallelism: usize,
+}
+
+impl PipelineArgs {
+    fn workflow(&self) -> anyhow::Result<Workflow<Request>> {
+        let pipeline = Pipeline::embedded(&self.media_dir, self.chunk_parallelism)
+            .map_err(|e| anyhow::anyhow!("the embedded providers cannot start: {e}"))?;
+        Ok(pipeline::workflow(Arc::new(pipeline)))
+    }
 }
 
 impl Cli {
@@ -69,7 +93,7 @@ impl Cli {
         match self.command {
             Command::Worker(args) => worker(args).await,
             Command::Migrate(args) => {
-                connect(&args).await?;
+                connect(&args, &[]).await?;
                 tracing::info!("migrations applied");
                 Ok(())
             }
@@ -77,21 +101,24 @@ impl Cli {
     }
 }
 
-/// Connects to the database and applies the migrations.
-async fn connect(args: &DatabaseArgs) -> anyhow::Result<Engine> {
+/// Connects to the database and applies the migrations; the engine runs `workflows`.
+async fn connect(args: &DatabaseArgs, workflows: &[Workflow<Request>]) -> anyhow::Result<Engine> {
     let pool = PgPoolOptions::new()
         .max_connections(16)
         .acquire_timeout(Duration::from_secs(10))
         .connect(&args.database_url)
         .await
         .context("cannot reach PostgreSQL at DATABASE_URL")?;
-    let engine = Engine::builder(pool).build();
+    let engine = workflows
+        .iter()
+        .fold(Engine::builder(pool), |engine, w| engine.register(w))
+        .build();
     engine.migrate().await.context("migrations failed")?;
     Ok(engine)
 }
 
 async fn worker(args: WorkerArgs) -> anyhow::Result<()> {
-    let engine = connect(&args.database).await?;
+    let engine = connect(&args.database, &[args.pipeline.workflow()?]).await?;
     let shutdown = CancellationToken::new();
     let worker = engine.worker(WorkerConfig {
         concurrency: args.concurrency,

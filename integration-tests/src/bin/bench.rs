@@ -4,13 +4,18 @@
 //! - throughput: runs/s of the 5-step no-op workflow over runs all started at once;
 //! - latency: one such run started alone, from the start's commit to its completion;
 //! - write transactions per run (transaction ids assigned: the commits that reach the WAL);
-//! - recovery: from the SIGKILL of a worker in mid-step to that step running on another worker.
+//! - recovery: from the SIGKILL of a worker in mid-step to that step running on another worker;
+//! - video: wall and CPU time per phase of a 15 s and a 30 s video with the embedded providers.
 
-use std::{collections::HashSet, time::Duration};
+use std::{collections::HashSet, sync::Arc, time::Duration};
 
 use anyhow::Context;
 use clap::Parser;
-use slate_engine::{Engine, RunId, StartOptions, WorkerConfig};
+use slate_activities::{
+    pipeline::{self, Pipeline},
+    plan::Request,
+};
+use slate_engine::{Engine, RunId, RunState, StartOptions, WorkerConfig};
 use slate_integration_tests::{
     database::TestDatabase,
     probe::{self, Behaviour, Probe},
@@ -85,6 +90,10 @@ async fn main() -> anyhow::Result<()> {
     shutdown.cancel();
     worker.await??;
 
+    for duration in [15, 30] {
+        report.line(video(&db, duration).await?);
+    }
+
     let recoveries = recovery(&db, args.kills).await?;
     report.line(format!(
         "resume after SIGKILL: median {:.0} ms, max {:.0} ms ({} kills, from the kill to the \
@@ -147,6 +156,92 @@ async fn listen(pool: &PgPool) -> anyhow::Result<PgListener> {
     let mut listener = PgListener::connect_with(pool).await?;
     listener.listen("slate_runs").await?;
     Ok(listener)
+}
+
+/// Makes one video of `duration` seconds with the embedded providers; reports the wall time
+/// and the CPU time (this process and its ffmpeg children) of each phase.
+async fn video(db: &TestDatabase, duration: u32) -> anyhow::Result<String> {
+    let media = std::env::temp_dir().join(format!("slate-bench-{}", uuid::Uuid::new_v4().simple()));
+    let parallel = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let pipeline = Pipeline::embedded(&media, parallel).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let workflow = pipeline::workflow(Arc::new(pipeline));
+    let engine = Engine::builder(db.pool.clone()).register(&workflow).build();
+    let shutdown = CancellationToken::new();
+    let worker = tokio::spawn(engine.worker(WorkerConfig::default()).run(shutdown.clone()));
+    let sampling = CancellationToken::new();
+    let sampler = tokio::spawn(sample_cpu(sampling.clone()));
+
+    let request = Request {
+        duration: Some(duration),
+        ..Request::new("an ad for a luxury watch, elegant")
+    };
+    let began = Instant::now();
+    let run = engine
+        .start(&workflow, &request, StartOptions::default())
+        .await?
+        .run_id;
+    let summary = engine
+        .wait_for_end(run, Duration::from_secs(600))
+        .await?
+        .context("the video")?;
+    let wall = began.elapsed();
+    anyhow::ensure!(
+        summary.state == RunState::Completed,
+        "the video failed: {:?}",
+        summary.error
+    );
+    sampling.cancel();
+    let samples = sampler.await?;
+    shutdown.cancel();
+    worker.await??;
+    std::fs::remove_dir_all(&media).ok();
+
+    let cpu_at = |at: chrono::DateTime<chrono::Utc>| {
+        samples
+            .iter()
+            .rev()
+            .find(|(t, _)| *t <= at)
+            .map_or(0.0, |(_, cpu)| *cpu)
+    };
+    let mut phases = Vec::new();
+    let mut cpu_total = 0.0;
+    for checkpoint in engine.checkpoints(run).await? {
+        let phase_wall =
+            (checkpoint.completed_at - checkpoint.started_at).num_milliseconds() as f64 / 1000.0;
+        let phase_cpu = cpu_at(checkpoint.completed_at) - cpu_at(checkpoint.started_at);
+        cpu_total += phase_cpu;
+        phases.push(format!(
+            "{} {phase_wall:.2} s wall / {phase_cpu:.2} s CPU",
+            checkpoint.step
+        ));
+    }
+    Ok(format!(
+        "{duration} s video, embedded providers: {:.1} s wall, {cpu_total:.1} s CPU ({})",
+        wall.as_secs_f64(),
+        phases.join(", ")
+    ))
+}
+
+/// (time, CPU seconds of this process and its reaped children) every 10 ms until `stop`.
+async fn sample_cpu(stop: CancellationToken) -> Vec<(chrono::DateTime<chrono::Utc>, f64)> {
+    let mut samples = Vec::new();
+    let mut ticks = tokio::time::interval(Duration::from_millis(10));
+    while !stop.is_cancelled() {
+        ticks.tick().await;
+        samples.push((chrono::Utc::now(), cpu_seconds()));
+    }
+    samples
+}
+
+fn cpu_seconds() -> f64 {
+    let of = |who| {
+        // SAFETY: getrusage(2) fills the zeroed struct it is given.
+        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+        unsafe { libc::getrusage(who, &mut usage) };
+        let seconds = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+        seconds(usage.ru_utime) + seconds(usage.ru_stime)
+    };
+    of(libc::RUSAGE_SELF) + of(libc::RUSAGE_CHILDREN)
 }
 
 /// Milliseconds from a SIGKILL of the worker running step three of a probe run to that step's
@@ -274,7 +369,7 @@ impl Report {
         let mut out = format!(
             "# Benchmarks\n\nWritten by `make bench` on {}: {cores} cores ({cpu}); PostgreSQL \
              {version} on the same machine (synchronous_commit {synchronous_commit}, fsync \
-             {fsync}).\n\n## Engine\n\n",
+             {fsync}).\n\n## Results\n\n",
             chrono::Utc::now().format("%Y-%m-%d")
         );
         for line in &self.lines {

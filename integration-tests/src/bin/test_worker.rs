@@ -1,9 +1,10 @@
 //! A worker process for the tests and benchmarks: runs the probe and no-op workflows (and, unless
 //! told not to, a scheduler) until SIGTERM or ctrl-c.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use clap::Parser;
+use slate_activities::pipeline::{self, Pipeline};
 use slate_engine::{Engine, SchedulerConfig, WorkerConfig};
 use slate_integration_tests::probe;
 use sqlx::postgres::PgPoolOptions;
@@ -28,6 +29,9 @@ struct Args {
     scheduler_tick_ms: u64,
     #[arg(long)]
     no_scheduler: bool,
+    /// Also run the video workflow, keeping media here.
+    #[arg(long)]
+    media_dir: Option<std::path::PathBuf>,
 }
 
 #[tokio::main]
@@ -41,10 +45,14 @@ async fn main() -> anyhow::Result<()> {
         .connect(&args.database_url)
         .await?;
     let probe = probe::workflow(pool.clone(), Duration::from_millis(args.step_timeout_ms));
-    let engine = Engine::builder(pool)
+    let mut engine = Engine::builder(pool)
         .register(&probe)
-        .register(&probe::noop())
-        .build();
+        .register(&probe::noop());
+    if let Some(media_dir) = &args.media_dir {
+        let pipeline = Pipeline::embedded(media_dir, 2)?;
+        engine = engine.register(&pipeline::workflow(Arc::new(pipeline)));
+    }
+    let engine = engine.build();
     let shutdown = CancellationToken::new();
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..args.workers {

@@ -1,0 +1,87 @@
+//! Cost: each phase's price from a table (the embedded providers cost nothing), and the budget a
+//! run may not exceed.
+
+use serde::{Deserialize, Serialize};
+
+use crate::{phase::Phase, spec::Spec};
+
+/// Unit prices in USD.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Prices {
+    pub per_plan: f64,
+    pub per_image: f64,
+    pub per_chunk: f64,
+    pub per_track: f64,
+}
+
+impl Prices {
+    /// The embedded providers: free.
+    pub const EMBEDDED: Prices = Prices {
+        per_plan: 0.0,
+        per_image: 0.0,
+        per_chunk: 0.0,
+        per_track: 0.0,
+    };
+
+    /// The reference cloud models: an LLM plan, SDXL images, Hailuo 2.3 Fast clips, MusicGen.
+    pub const REFERENCE_CLOUD: Prices = Prices {
+        per_plan: 0.02,
+        per_image: 0.0055,
+        per_chunk: 0.04,
+        per_track: 0.15,
+    };
+
+    /// What `phase` costs for `spec` (planning costs one plan whatever the spec).
+    pub fn phase(&self, phase: Phase, spec: Option<&Spec>) -> f64 {
+        let beats = spec.map_or(0, |s| s.beats.len()) as f64;
+        let chunks = spec.map_or(0, Spec::chunk_count) as f64;
+        match phase {
+            Phase::Planning => self.per_plan,
+            Phase::Storyboarding => self.per_image * beats,
+            Phase::GeneratingChunks => self.per_chunk * chunks,
+            Phase::Stitching => 0.0,
+            Phase::AddingMusic => self.per_track,
+        }
+    }
+
+    /// What the whole video costs.
+    pub fn total(&self, spec: &Spec) -> f64 {
+        Phase::ALL.iter().map(|p| self.phase(*p, Some(spec))).sum()
+    }
+}
+
+/// The default budget: $0.50 for a video of up to 30 s, and as much again per 30 s beyond.
+pub fn default_budget(duration: u32) -> f64 {
+    0.50 * (duration as f64 / 30.0).max(1.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::{self, Request};
+
+    fn spec_with(prompt: &str, beats: usize) -> Spec {
+        let mut spec = plan::embedded(&Request::new(prompt));
+        spec.beats.truncate(beats);
+        spec
+    }
+
+    #[test]
+    fn reference_cloud_prices_give_the_planned_costs() {
+        let short = spec_with("15s Nike sneakers energetic urban", 3);
+        let mut long = spec_with("30s luxury watch elegant", 6);
+        while long.beats.len() < 6 {
+            long.beats.push(long.beats[0].clone());
+        }
+        assert!((Prices::REFERENCE_CLOUD.total(&short) - 0.3065).abs() < 1e-9);
+        assert!((Prices::REFERENCE_CLOUD.total(&long) - 0.443).abs() < 1e-9);
+        assert_eq!(Prices::EMBEDDED.total(&long), 0.0);
+    }
+
+    #[test]
+    fn the_default_budget_is_fifty_cents_per_thirty_seconds() {
+        assert_eq!(default_budget(15), 0.50);
+        assert_eq!(default_budget(30), 0.50);
+        assert_eq!(default_budget(60), 1.00);
+    }
+}

@@ -1,0 +1,7 @@
+//! The video pipeline through the engine with the embedded providers: real stills, real ffmpeg,
+//! a real PostgreSQL.
+
+mod harness;
+
+mod crash;
+mod end_to_end;
