@@ -1,12 +1,17 @@
-//! The embedded clip maker: a still becomes a 5 s, 30 fps, 1280x720 H.264 clip whose motion
+//! Clips. The embedded clip maker: a still becomes a 5 s, 30 fps, 1280x720 H.264 clip whose motion
 //! follows the beat's camera. A clip also leaves its last frame, which the next clip of the same
-//! beat starts from.
+//! beat starts from. Clips and stills made by cloud models are fitted to the same format.
 
 use std::path::Path;
 
 use slate_engine::StepError;
 
-use crate::{beats::Camera, ffmpeg, motion, storage::MediaStore};
+use crate::{
+    beats::Camera,
+    ffmpeg, motion,
+    spec::{CHUNK_SECONDS, FPS, HEIGHT, WIDTH},
+    storage::MediaStore,
+};
 
 /// Renders the clip `clip_key` from the image `start_key`, and its last frame as `last_key`.
 pub async fn render(
@@ -49,6 +54,127 @@ async fn last_frame(store: &MediaStore, clip: &Path, last_key: &str) -> Result<(
     store.commit(&last, last_key).await.map_err(storage_error)
 }
 
+/// Fits a clip made elsewhere to the pipeline's format (1280x720, 30 fps, exactly 5 s, H.264
+/// without sound; a short clip holds its last frame), and leaves its last frame as `last_key`.
+pub async fn normalize(
+    store: &MediaStore,
+    source_key: &str,
+    clip_key: &str,
+    last_key: &str,
+) -> Result<(), StepError> {
+    let source = store.path(source_key).map_err(storage_error)?;
+    let clip = store.scratch(clip_key).await.map_err(storage_error)?;
+    let filter = format!(
+        "scale={WIDTH}:{HEIGHT}:force_original_aspect_ratio=increase,crop={WIDTH}:{HEIGHT},\
+         fps={FPS},tpad=stop_mode=clone:stop_duration={CHUNK_SECONDS},format=yuv420p"
+    );
+    let mut args = ffmpeg::args(["-i"]);
+    args.push(source.into_os_string());
+    args.extend(ffmpeg::args([
+        "-vf",
+        &filter,
+        "-frames:v",
+        &motion::FRAMES.to_string(),
+        "-an",
+    ]));
+    args.extend(ffmpeg::args([
+        "-c:v", "libx264", "-preset", "veryfast", "-crf", "21",
+    ]));
+    args.extend(ffmpeg::args(["-g", "30", "-f", "mp4"]));
+    args.push(clip.clone().into_os_string());
+    ffmpeg::run(args).await?;
+    last_frame(store, &clip, last_key).await?;
+    store.commit(&clip, clip_key).await.map_err(storage_error)
+}
+
+/// Fits an image made elsewhere to a 1280x720 PNG still (scaled to cover, then cropped).
+pub async fn fit_still(
+    store: &MediaStore,
+    source_key: &str,
+    still_key: &str,
+) -> Result<(), StepError> {
+    let source = store.path(source_key).map_err(storage_error)?;
+    let still = store.scratch(still_key).await.map_err(storage_error)?;
+    let filter = format!(
+        "scale={WIDTH}:{HEIGHT}:force_original_aspect_ratio=increase,crop={WIDTH}:{HEIGHT}"
+    );
+    let mut args = ffmpeg::args(["-i"]);
+    args.push(source.into_os_string());
+    args.extend(ffmpeg::args([
+        "-vf",
+        &filter,
+        "-frames:v",
+        "1",
+        "-f",
+        "image2",
+        "-c:v",
+        "png",
+    ]));
+    args.push(still.clone().into_os_string());
+    ffmpeg::run(args).await?;
+    store.commit(&still, still_key).await.map_err(storage_error)
+}
+
 pub fn storage_error(error: crate::storage::StoreError) -> StepError {
     StepError::retryable("storage", error.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use futures::future::join_all;
+    use image::RgbImage;
+
+    use super::*;
+    use crate::{
+        beats::LIBRARY,
+        plan::{self, Request},
+        storyboard,
+    };
+
+    /// How far apart two frames are, as the mean difference of their pixels.
+    fn distance(a: &RgbImage, b: &RgbImage) -> f64 {
+        let total: u64 = a
+            .as_raw()
+            .iter()
+            .zip(b.as_raw())
+            .map(|(x, y)| x.abs_diff(*y) as u64)
+            .sum();
+        total as f64 / a.as_raw().len() as f64
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn every_camera_moves_the_still_as_it_should_and_static_ones_hold() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = MediaStore::new(dir.path());
+        let spec = plan::embedded(&Request::new("15s Nike sneakers energetic urban"));
+        let font = storyboard::load_font().unwrap();
+        store
+            .put("still.png", &storyboard::render(&spec, 0, &font))
+            .await
+            .unwrap();
+        let still = image::open(dir.path().join("still.png")).unwrap().to_rgb8();
+        let renders = LIBRARY.iter().map(|beat| {
+            let store = store.clone();
+            async move {
+                let (clip, last) = (format!("{}.mp4", beat.id), format!("{}.png", beat.id));
+                render(&store, "still.png", beat.camera, &clip, &last)
+                    .await
+                    .unwrap();
+                (
+                    beat.camera,
+                    image::open(store.path(&last).unwrap()).unwrap().to_rgb8(),
+                )
+            }
+        });
+        for (camera, last) in join_all(renders).await {
+            assert_eq!(last.dimensions(), (1280, 720));
+            let moved = distance(&still, &last);
+            match camera {
+                Camera::Static | Camera::StaticHold => {
+                    assert!(moved < 3.0, "{camera:?} held: {moved}")
+                }
+                _ => assert!(moved > 3.0, "{camera:?} moved: {moved}"),
+            }
+        }
+    }
 }

@@ -15,6 +15,7 @@ pub mod phase;
 pub mod pipeline;
 pub mod plan;
 pub mod projection;
+pub mod providers;
 pub mod spec;
 pub mod stitch;
 pub mod storage;

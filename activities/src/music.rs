@@ -1,6 +1,7 @@
 //! The embedded composer: a soundtrack synthesized for the mood (energetic: fast and upbeat,
 //! elegant: orchestral strings, minimalist: ambient, emotional: piano, informative: calm
-//! corporate), exactly as long as the video, faded out at the end, and mixed in as AAC.
+//! corporate), exactly as long as the video; and the mix of any soundtrack into the video as AAC,
+//! faded out at the end.
 
 use std::f32::consts::TAU;
 
@@ -9,6 +10,17 @@ use slate_engine::StepError;
 use crate::{chunks::storage_error, ffmpeg, mood::Mood, storage::MediaStore};
 
 pub const SAMPLE_RATE: u32 = 44_100;
+
+/// What to ask a music model for, for a mood.
+pub fn description(mood: Mood) -> &'static str {
+    match mood {
+        Mood::Energetic => "fast, upbeat electronic track with driving drums, 128 bpm",
+        Mood::Elegant => "elegant orchestral strings, slow and refined",
+        Mood::Minimalist => "minimal ambient pads, calm and spacious",
+        Mood::Emotional => "emotional solo piano, warm and intimate",
+        Mood::Informative => "calm corporate background music, light and positive",
+    }
+}
 
 /// How a mood sounds.
 struct Score {
@@ -162,16 +174,13 @@ pub fn compose(mood: Mood, seconds: f32) -> Vec<f32> {
     samples
 }
 
-/// Normalizes to a peak of 0.8, fades in over 0.2 s and out over the last 2 s (less when short).
+/// Normalizes to a peak of 0.8 and fades in over 0.2 s (the fade-out is mixed in, for any track).
 fn shape(samples: &mut [f32]) {
     let peak = samples.iter().fold(0f32, |m, s| m.max(s.abs())).max(1e-6);
     let fade_in = (0.2 * SAMPLE_RATE as f32) as usize;
-    let fade_out = ((2.0 * SAMPLE_RATE as f32) as usize).min(samples.len() / 4);
-    let len = samples.len();
     for (i, s) in samples.iter_mut().enumerate() {
         let gain_in = (i as f32 / fade_in as f32).min(1.0);
-        let gain_out = ((len - i) as f32 / fade_out.max(1) as f32).min(1.0);
-        *s = *s / peak * 0.8 * gain_in * gain_out;
+        *s = *s / peak * 0.8 * gain_in;
     }
 }
 
@@ -194,8 +203,9 @@ pub fn wav(samples: &[f32]) -> Vec<u8> {
     bytes.into_inner()
 }
 
-/// Mixes the soundtrack `music_key` into `video_key` as AAC: H.264 copied, `seconds` long,
-/// the index at the front so browsers play it while it downloads.
+/// Mixes the soundtrack `music_key` into `video_key` as AAC: H.264 copied, `seconds` long (a
+/// short track is padded with silence), faded out over its last 2 s, the index at the front so
+/// browsers play it while it downloads.
 pub async fn mux(
     store: &MediaStore,
     video_key: &str,
@@ -218,9 +228,11 @@ pub async fn mux(
             .map_err(storage_error)?
             .into_os_string(),
     );
-    args.extend(ffmpeg::args([
-        "-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy",
-    ]));
+    let fade_from = (seconds as f32 - 2.0).max(seconds as f32 * 0.75);
+    let fade = seconds as f32 - fade_from;
+    let audio = format!("apad,afade=t=out:st={fade_from}:d={fade}");
+    args.extend(ffmpeg::args(["-map", "0:v:0", "-map", "1:a:0"]));
+    args.extend(ffmpeg::args(["-c:v", "copy", "-af", &audio]));
     args.extend(ffmpeg::args([
         "-c:a",
         "aac",
@@ -240,7 +252,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_soundtrack_lasts_exactly_as_asked_and_fades_out() {
+    fn the_soundtrack_lasts_exactly_as_asked_and_is_audible() {
         for mood in Mood::ALL {
             let samples = compose(mood, 5.0);
             assert_eq!(samples.len(), 5 * SAMPLE_RATE as usize);
@@ -249,7 +261,6 @@ mod tests {
                 .take(SAMPLE_RATE as usize * 2)
                 .fold(0f32, |m, s| m.max(s.abs()));
             assert!(loud > 0.3, "{mood:?} is audible");
-            assert!(samples.last().unwrap().abs() < 0.01, "{mood:?} fades out");
         }
     }
 

@@ -3,6 +3,7 @@
 //! on conditions with a deadline.
 
 pub mod database;
+pub mod predictions;
 pub mod probe;
 pub mod process;
 pub mod wait;

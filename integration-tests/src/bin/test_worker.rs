@@ -6,7 +6,7 @@ use std::{sync::Arc, time::Duration};
 use clap::Parser;
 use slate_activities::pipeline::{self, Pipeline};
 use slate_engine::{Engine, SchedulerConfig, WorkerConfig};
-use slate_integration_tests::probe;
+use slate_integration_tests::{predictions, probe};
 use sqlx::postgres::PgPoolOptions;
 use tokio_util::sync::CancellationToken;
 
@@ -29,6 +29,9 @@ struct Args {
     scheduler_tick_ms: u64,
     #[arg(long)]
     no_scheduler: bool,
+    /// Also run the predictions workflow against this API.
+    #[arg(long)]
+    predictions_url: Option<String>,
     /// Also run the video workflow, keeping media here.
     #[arg(long)]
     media_dir: Option<std::path::PathBuf>,
@@ -48,6 +51,10 @@ async fn main() -> anyhow::Result<()> {
     let mut engine = Engine::builder(pool)
         .register(&probe)
         .register(&probe::noop());
+    if let Some(url) = &args.predictions_url {
+        let client = predictions::client(url, Duration::from_secs(60));
+        engine = engine.register(&predictions::workflow(client));
+    }
     if let Some(media_dir) = &args.media_dir {
         let pipeline = Pipeline::embedded(media_dir, 2)?;
         engine = engine.register(&pipeline::workflow(Arc::new(pipeline)));

@@ -3,5 +3,6 @@
 
 mod harness;
 
+mod cloud;
 mod crash;
 mod end_to_end;
