@@ -26,6 +26,8 @@ where
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .kill_on_drop(true);
+    // The signal fires when the thread that spawned the child ends; tokio's worker threads live as
+    // long as the runtime, so in practice when the worker process ends.
     // SAFETY: prctl(2) is async-signal-safe; it only sets the child's parent-death signal.
     unsafe {
         command.pre_exec(|| {

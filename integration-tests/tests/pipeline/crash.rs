@@ -1,4 +1,7 @@
-use std::{collections::HashMap, time::SystemTime};
+use std::{
+    collections::HashMap,
+    time::{Duration, SystemTime},
+};
 
 use slate_activities::plan::Request;
 use slate_engine::RunState;
@@ -19,7 +22,7 @@ async fn a_crash_in_generating_chunks_rerenders_only_the_unfinished_chunks() {
             ..Request::new("an ad for a family car")
         })
         .await;
-    let done_before = wait::until("two clips", std::time::Duration::from_secs(120), || async {
+    let done_before = wait::until("two clips", Duration::from_secs(120), || async {
         let done: Vec<(String, serde_json::Value)> =
             sqlx::query_as("SELECT key, value FROM memos WHERE run_id = $1 AND key LIKE 'chunk-%'")
                 .bind(run)
@@ -29,7 +32,18 @@ async fn a_crash_in_generating_chunks_rerenders_only_the_unfinished_chunks() {
         (done.len() >= 2).then_some(done)
     })
     .await;
+    let busy = || ffmpeg_working_in(&media);
+    wait::until("an ffmpeg at work", Duration::from_secs(60), || async {
+        busy().then_some(())
+    })
+    .await;
     first.kill().await;
+    wait::until(
+        "the killed worker's ffmpeg to die with it",
+        Duration::from_secs(1),
+        || async { (!busy()).then_some(()) },
+    )
+    .await;
     let written: HashMap<String, SystemTime> = done_before
         .iter()
         .map(|(_, key)| {
@@ -61,4 +75,16 @@ async fn a_crash_in_generating_chunks_rerenders_only_the_unfinished_chunks() {
     }
     second.terminate().await;
     h.db.drop().await;
+}
+
+/// Whether an ffmpeg process is working on files under `folder`.
+fn ffmpeg_working_in(folder: &str) -> bool {
+    let Ok(processes) = std::fs::read_dir("/proc") else {
+        return false;
+    };
+    processes.flatten().any(|process| {
+        let cmdline = std::fs::read(process.path().join("cmdline")).unwrap_or_default();
+        let cmdline = String::from_utf8_lossy(&cmdline);
+        cmdline.starts_with("ffmpeg") && cmdline.contains(folder)
+    })
 }
