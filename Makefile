@@ -10,8 +10,8 @@ WITH_DB = scripts/install-tools.sh || exit 1; url=$$(scripts/local-postgres.sh u
 help: ## List the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
 
-run: ## Start Slate's worker (the video pipeline) on a local PostgreSQL
-	@$(WITH_DB) cargo run --release -p slate-api --bin slate -- worker
+run: ## Start Slate (API, workers, scheduler) on http://127.0.0.1:8080 with a local PostgreSQL
+	@$(WITH_DB) cargo run --release -p slate-api --bin slate -- serve
 
 test: ## Run every test against a real PostgreSQL (started locally when needed)
 	@$(WITH_DB) cargo test --workspace

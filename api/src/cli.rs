@@ -11,6 +11,7 @@ use slate_activities::{
     plan::Request,
     providers::{openai::OpenAiPlanner, replicate::Replicate, Secret},
 };
+use slate_api::app::{Application, Settings};
 use slate_engine::{Engine, SchedulerConfig, WorkerConfig, Workflow};
 use sqlx::postgres::PgPoolOptions;
 use tokio_util::sync::CancellationToken;
@@ -39,10 +40,28 @@ pub struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run the HTTP API, workers and the scheduler until SIGTERM or ctrl-c.
+    Serve(Box<ServeArgs>),
     /// Run workers and the scheduler until SIGTERM or ctrl-c.
     Worker(Box<WorkerArgs>),
     /// Apply the database migrations and exit.
     Migrate(DatabaseArgs),
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    #[command(flatten)]
+    worker: WorkerArgs,
+    #[arg(long, env = "SLATE_HOST", default_value = "127.0.0.1")]
+    host: String,
+    #[arg(long, env = "SLATE_PORT", default_value_t = 8080)]
+    port: u16,
+    /// The origin of media URLs (for example https://slate.example.com); http://host:port by default.
+    #[arg(long, env = "SLATE_PUBLIC_URL")]
+    public_url: Option<String>,
+    /// How many videos may wait for their first step before admissions get 429.
+    #[arg(long, env = "SLATE_MAX_QUEUED", default_value_t = 100)]
+    max_queued: i64,
 }
 
 #[derive(Args)]
@@ -197,6 +216,7 @@ impl PipelineArgs {
 impl Cli {
     pub async fn run(self) -> anyhow::Result<()> {
         match self.command {
+            Command::Serve(args) => serve(*args).await,
             Command::Worker(args) => worker(*args).await,
             Command::Migrate(args) => {
                 connect(&args, &[]).await?;
@@ -223,8 +243,41 @@ async fn connect(args: &DatabaseArgs, workflows: &[Workflow<Request>]) -> anyhow
     Ok(engine)
 }
 
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let workflow = args.worker.pipeline.workflow()?;
+    let engine = connect(&args.worker.database, std::slice::from_ref(&workflow)).await?;
+    let settings = Settings {
+        host: args.host,
+        port: args.port,
+        public_url: args.public_url,
+        media_dir: args.worker.pipeline.media_dir.clone(),
+        max_queued: args.max_queued,
+    };
+    let app = Application::build(settings, engine.clone(), workflow)?;
+    tracing::info!(port = app.port(), "serving the API");
+    let server = app.handle();
+    let api = tokio::spawn(app.run_until_stopped());
+    run_engine(&engine, &args.worker, async move {
+        wait_for_signal().await?;
+        server.stop(true).await;
+        Ok(())
+    })
+    .await?;
+    api.await??;
+    Ok(())
+}
+
 async fn worker(args: WorkerArgs) -> anyhow::Result<()> {
     let engine = connect(&args.database, &[args.pipeline.workflow()?]).await?;
+    run_engine(&engine, &args, wait_for_signal()).await
+}
+
+/// Runs a worker and the scheduler until `until` ends, then shuts them down gracefully.
+async fn run_engine(
+    engine: &Engine,
+    args: &WorkerArgs,
+    until: impl std::future::Future<Output = anyhow::Result<()>>,
+) -> anyhow::Result<()> {
     let shutdown = CancellationToken::new();
     let worker = engine.worker(WorkerConfig {
         concurrency: args.concurrency,
@@ -241,7 +294,7 @@ async fn worker(args: WorkerArgs) -> anyhow::Result<()> {
     });
     let worker = tokio::spawn(worker.run(shutdown.clone()));
     let scheduler = tokio::spawn(scheduler.run(shutdown.clone()));
-    wait_for_signal().await?;
+    until.await?;
     tracing::info!("shutting down");
     shutdown.cancel();
     scheduler.await?;

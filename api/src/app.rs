@@ -1,0 +1,126 @@
+//! The application: its settings, its shared state, and the server bound to its port.
+
+use std::{net::TcpListener, path::PathBuf, time::Instant};
+
+use actix_web::{
+    dev::{Server, Service},
+    error::JsonPayloadError,
+    web, App, HttpServer,
+};
+use slate_activities::plan::Request;
+use slate_engine::{Engine, Workflow};
+use sqlx::PgPool;
+
+use crate::{error::ApiError, routes, videos::MediaUrls};
+
+/// The largest body accepted.
+const MAX_BODY: usize = 64 * 1024;
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub host: String,
+    /// 0 picks a free port.
+    pub port: u16,
+    /// The origin media URLs start with; `http://host:port` when unset.
+    pub public_url: Option<String>,
+    pub media_dir: PathBuf,
+    /// How many videos may wait for their first step before admissions are refused (429).
+    pub max_queued: i64,
+}
+
+/// What every request handler shares.
+pub struct AppState {
+    pub pool: PgPool,
+    pub engine: Engine,
+    pub workflow: Workflow<Request>,
+    pub urls: MediaUrls,
+    pub max_queued: i64,
+}
+
+pub struct Application {
+    server: Server,
+    port: u16,
+}
+
+impl Application {
+    /// Binds the port and builds the server; it runs once awaited ([`Self::run_until_stopped`]).
+    pub fn build(
+        settings: Settings,
+        engine: Engine,
+        workflow: Workflow<Request>,
+    ) -> std::io::Result<Self> {
+        let listener = TcpListener::bind((settings.host.as_str(), settings.port))?;
+        let port = listener.local_addr()?.port();
+        let public_url = settings
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}:{port}", settings.host));
+        std::fs::create_dir_all(&settings.media_dir)?;
+        let state = web::Data::new(AppState {
+            pool: engine.pool().clone(),
+            engine,
+            workflow,
+            urls: MediaUrls { public_url },
+            max_queued: settings.max_queued,
+        });
+        let media_dir = settings.media_dir.clone();
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(state.clone())
+                .app_data(json_config())
+                .app_data(web::QueryConfig::default().error_handler(|e, _| {
+                    ApiError::invalid("query", format!("the query string is not valid: {e}")).into()
+                }))
+                .wrap_fn(|request, service| {
+                    let began = Instant::now();
+                    let (method, path) = (request.method().clone(), request.path().to_owned());
+                    let id = uuid::Uuid::new_v4();
+                    let response = service.call(request);
+                    async move {
+                        let response = response.await?;
+                        tracing::info!(request.id = %id, %method, %path,
+                            status = response.status().as_u16(),
+                            latency_ms = began.elapsed().as_secs_f64() * 1000.0, "request");
+                        Ok(response)
+                    }
+                })
+                .configure(routes::configure)
+                .service(actix_files::Files::new("/media", &media_dir))
+                .default_service(web::to(routes::not_found))
+        })
+        .disable_signals()
+        .listen(listener)?
+        .run();
+        Ok(Self { server, port })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Stops the server gracefully when called.
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+/// JSON bodies: 64 KiB at most; every failure answered with the API's error body.
+fn json_config() -> web::JsonConfig {
+    web::JsonConfig::default()
+        .limit(MAX_BODY)
+        .error_handler(|error, _| {
+            let error = match error {
+                JsonPayloadError::Overflow { .. }
+                | JsonPayloadError::OverflowKnownLength { .. } => ApiError::TooLarge,
+                JsonPayloadError::ContentType => ApiError::BadJson(
+                    "send the body as JSON, with Content-Type: application/json".into(),
+                ),
+                other => ApiError::BadJson(format!("the body is not valid JSON: {other}")),
+            };
+            error.into()
+        })
+}

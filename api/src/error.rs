@@ -1,0 +1,111 @@
+//! The API's errors and their responses: a status code and the body
+//! `{"error": {"code": "...", "message": "...", "field": "..."}}`, never SQL or internal text.
+
+use actix_web::{
+    http::{header, StatusCode},
+    HttpResponse, ResponseError,
+};
+use serde_json::json;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The body is not JSON.
+    #[error("{0}")]
+    BadJson(String),
+    #[error("the body is larger than 64 KiB")]
+    TooLarge,
+    /// A field is missing or invalid.
+    #[error("{message}")]
+    Invalid {
+        field: Option<&'static str>,
+        code: &'static str,
+        message: String,
+    },
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("too many videos are queued; try again later")]
+    Busy { retry_after_secs: u64 },
+    #[error("the database is unreachable")]
+    Unavailable,
+}
+
+impl ApiError {
+    pub fn invalid(field: &'static str, message: impl Into<String>) -> Self {
+        Self::Invalid {
+            field: Some(field),
+            code: "invalid_field",
+            message: message.into(),
+        }
+    }
+
+    fn code(&self) -> &'static str {
+        match self {
+            Self::BadJson(_) => "malformed_json",
+            Self::TooLarge => "payload_too_large",
+            Self::Invalid { code, .. } => code,
+            Self::NotFound(_) => "not_found",
+            Self::Conflict(_) => "conflict",
+            Self::Busy { .. } => "too_many_queued",
+            Self::Unavailable => "database_unavailable",
+        }
+    }
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(error: sqlx::Error) -> Self {
+        tracing::error!(%error, "database error");
+        Self::Unavailable
+    }
+}
+
+impl From<slate_engine::Error> for ApiError {
+    fn from(error: slate_engine::Error) -> Self {
+        match error {
+            slate_engine::Error::RunNotFound(id) => Self::NotFound(format!("video {id}")),
+            slate_engine::Error::InvalidState { state, .. } => {
+                Self::Conflict(format!("the video is {state}"))
+            }
+            other => {
+                tracing::error!(error = %other, "engine error");
+                Self::Unavailable
+            }
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Self::BadJson(_) => StatusCode::BAD_REQUEST,
+            Self::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::Busy { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut error = json!({"code": self.code(), "message": self.to_string()});
+        if let Self::Invalid {
+            field: Some(field), ..
+        } = self
+        {
+            error["field"] = json!(field);
+        }
+        let mut response = HttpResponse::build(self.status_code());
+        match self {
+            Self::Busy { retry_after_secs } => {
+                response.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
+            }
+            Self::Unavailable => {
+                response.insert_header((header::RETRY_AFTER, "5"));
+            }
+            _ => {}
+        }
+        response.json(json!({ "error": error }))
+    }
+}

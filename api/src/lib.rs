@@ -1,0 +1,8 @@
+//! Slate's HTTP facade: the actix-web application that admits videos and reports on them, and
+//! serves their media. The `slate` binary builds it with [`app::Application::build`].
+
+pub mod app;
+pub mod error;
+pub mod eta;
+pub mod routes;
+pub mod videos;

@@ -1,0 +1,171 @@
+//! POST /api/generate: checks the request, then writes the video's row, its run and its first
+//! task in one transaction. An Idempotency-Key makes a repeated request return the first answer.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde_json::{json, Map, Value};
+use slate_activities::{archetypes, plan::Request, projection, spec::valid_duration};
+use slate_engine::{RunId, StartOptions};
+
+use crate::{app::AppState, error::ApiError, videos};
+
+const MAX_PROMPT_CHARS: usize = 1000;
+const MAX_KEY_CHARS: usize = 200;
+
+pub async fn generate(
+    state: web::Data<AppState>,
+    http: HttpRequest,
+    body: web::Json<Value>,
+) -> Result<HttpResponse, ApiError> {
+    let request = parse(&body)?;
+    let key = idempotency_key(&http)?;
+    if videos::queued(&state.pool).await? >= state.max_queued {
+        return Err(ApiError::Busy {
+            retry_after_secs: 10,
+        });
+    }
+    let mut tx = state.pool.begin().await?;
+    let options = StartOptions {
+        idempotency_key: key,
+        ..StartOptions::default()
+    };
+    let started = slate_engine::start_using(&mut tx, &state.workflow, &request, options).await?;
+    if started.created {
+        projection::insert_using(&mut tx, started.run_id, &request).await?;
+        tx.commit().await?;
+    } else {
+        tx.rollback().await?;
+        same_request_or_refuse(&state, started.run_id, &request).await?;
+    }
+    Ok(HttpResponse::Ok().json(json!({
+        "video_id": started.run_id,
+        "status": "queued",
+        "message": "Video generation started",
+    })))
+}
+
+/// A repeated key must come with the same request.
+async fn same_request_or_refuse(
+    state: &AppState,
+    run: RunId,
+    request: &Request,
+) -> Result<(), ApiError> {
+    let first = videos::find(&state.pool, run.0).await?;
+    let same = first.is_some_and(|v| {
+        serde_json::from_value::<Request>(v.request).ok().as_ref() == Some(request)
+    });
+    if same {
+        return Ok(());
+    }
+    Err(ApiError::Invalid {
+        field: None,
+        code: "idempotency_key_reused",
+        message: "this Idempotency-Key was used with another request".into(),
+    })
+}
+
+fn idempotency_key(http: &HttpRequest) -> Result<Option<String>, ApiError> {
+    let Some(value) = http.headers().get("idempotency-key") else {
+        return Ok(None);
+    };
+    let key = value
+        .to_str()
+        .ok()
+        .map(str::trim)
+        .filter(|k| !k.is_empty() && k.chars().count() <= MAX_KEY_CHARS)
+        .ok_or_else(|| {
+            ApiError::invalid(
+                "idempotency_key",
+                "Idempotency-Key must be 1 to 200 visible characters",
+            )
+        })?;
+    Ok(Some(key.to_owned()))
+}
+
+/// The request the body describes, or the first field at fault.
+pub fn parse(body: &Value) -> Result<Request, ApiError> {
+    let fields = body.as_object().ok_or_else(|| ApiError::Invalid {
+        field: None,
+        code: "invalid_body",
+        message: "the body must be a JSON object".into(),
+    })?;
+    let prompt = match fields.get("prompt") {
+        None | Some(Value::Null) => return Err(ApiError::invalid("prompt", "prompt is required")),
+        Some(Value::String(prompt)) => prompt.trim(),
+        Some(_) => return Err(ApiError::invalid("prompt", "prompt must be a string")),
+    };
+    if prompt.is_empty() {
+        return Err(ApiError::invalid("prompt", "prompt must not be empty"));
+    }
+    if prompt.chars().count() > MAX_PROMPT_CHARS {
+        return Err(ApiError::invalid(
+            "prompt",
+            "prompt must be at most 1000 characters",
+        ));
+    }
+    let creativity = number(fields, "creativity_level")?.unwrap_or(0.5);
+    if !(0.0..=1.0).contains(&creativity) {
+        return Err(ApiError::invalid(
+            "creativity_level",
+            "creativity_level must be from 0.0 to 1.0",
+        ));
+    }
+    let duration =
+        match fields.get("duration") {
+            None | Some(Value::Null) => None,
+            Some(value) => {
+                let seconds = value.as_u64().filter(|s| *s <= 60).map(|s| s as u32);
+                match seconds.filter(|s| valid_duration(*s)) {
+                    Some(seconds) => Some(seconds),
+                    None => return Err(ApiError::invalid(
+                        "duration",
+                        "duration must be a whole number of seconds, a multiple of 5 from 5 to 60",
+                    )),
+                }
+            }
+        };
+    let archetype = match fields.get("archetype") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(id)) if archetypes::find(id).is_some() => Some(id.clone()),
+        Some(_) => {
+            let known: Vec<&str> = archetypes::ARCHETYPES.iter().map(|a| a.id).collect();
+            return Err(ApiError::invalid(
+                "archetype",
+                format!("archetype must be one of {}", known.join(", ")),
+            ));
+        }
+    };
+    let seed = match fields.get("seed") {
+        None | Some(Value::Null) => None,
+        Some(value) => Some(
+            value
+                .as_u64()
+                .ok_or_else(|| ApiError::invalid("seed", "seed must be a non-negative integer"))?,
+        ),
+    };
+    let max_cost_usd = number(fields, "max_cost_usd")?;
+    if max_cost_usd.is_some_and(|c| c <= 0.0) {
+        return Err(ApiError::invalid(
+            "max_cost_usd",
+            "max_cost_usd must be more than 0",
+        ));
+    }
+    Ok(Request {
+        prompt: prompt.to_owned(),
+        creativity,
+        duration,
+        archetype,
+        seed,
+        max_cost_usd,
+    })
+}
+
+fn number(fields: &Map<String, Value>, name: &'static str) -> Result<Option<f64>, ApiError> {
+    match fields.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(value) => value
+            .as_f64()
+            .filter(|n| n.is_finite())
+            .map(Some)
+            .ok_or_else(|| ApiError::invalid(name, format!("{name} must be a number"))),
+    }
+}

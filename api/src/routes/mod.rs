@@ -1,0 +1,34 @@
+//! The routes of the HTTP facade.
+
+pub mod generate;
+pub mod health;
+pub mod status;
+pub mod video;
+
+use actix_web::{web, HttpResponse};
+
+use crate::error::ApiError;
+
+pub fn configure(config: &mut web::ServiceConfig) {
+    config
+        .route("/healthz", web::get().to(health::healthz))
+        .route("/readyz", web::get().to(health::readyz))
+        .route("/api/generate", web::post().to(generate::generate))
+        .route("/api/status/{video_id}", web::get().to(status::status))
+        .route("/api/video/{video_id}", web::get().to(video::video))
+        .route(
+            "/api/video/{video_id}/cancel",
+            web::post().to(video::cancel),
+        )
+        .route("/api/videos", web::get().to(video::list));
+}
+
+/// The answer to a path no route serves.
+pub async fn not_found() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::NotFound("this path".into()))
+}
+
+/// A video id from the path; a malformed one is as unknown as a missing one.
+pub fn video_id(raw: &str) -> Result<uuid::Uuid, ApiError> {
+    uuid::Uuid::parse_str(raw).map_err(|_| ApiError::NotFound(format!("video {raw}")))
+}

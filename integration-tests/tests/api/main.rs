@@ -1,0 +1,7 @@
+//! The HTTP facade, spawned on port 0 against a database of its own, called over real HTTP.
+
+mod harness;
+
+mod admission;
+mod reading;
+mod workflow;

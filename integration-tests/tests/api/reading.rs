@@ -1,0 +1,93 @@
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::harness::spawn_app;
+
+/// A video row as the projection would hold it at `status`.
+async fn fixture(app: &crate::harness::TestApp, status: &str, final_key: Option<&str>) -> Uuid {
+    let id = Uuid::now_v7();
+    sqlx::query(
+        "INSERT INTO runs (id, workflow, workflow_version, input) VALUES ($1, 'video', 1, '{}')",
+    )
+    .bind(id)
+    .execute(&app.db.pool)
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO videos (id, prompt, request, status, progress, cost_breakdown, final_key, completed_at)
+         VALUES ($1, 'a watch', '{\"prompt\": \"a watch\"}', $2::video_status, $3, $4, $5,
+                 CASE WHEN $2 = 'complete' THEN now() END)",
+    )
+    .bind(id)
+    .bind(status)
+    .bind(if status == "complete" { 100i16 } else { 40 })
+    .bind(json!({"planning": 0.02, "storyboarding": 0.022, "generating_chunks": 0.24}))
+    .bind(final_key)
+    .execute(&app.db.pool)
+    .await
+    .unwrap();
+    id
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_reports_a_video_and_404s_unknown_or_malformed_ids() {
+    let app = spawn_app(false).await;
+    let id = fixture(&app, "generating_chunks", None).await;
+    let (status, body) = app.get(&format!("/api/status/{id}")).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["video_id"], id.to_string());
+    assert_eq!(body["progress"], 40);
+    assert!(body["estimated_time_remaining"].as_i64().is_some());
+    for unknown in [Uuid::new_v4().to_string(), "not-an-id".to_owned()] {
+        let (status, body) = app.get(&format!("/api/status/{unknown}")).await;
+        assert_eq!(status, 404);
+        assert_eq!(body["error"]["code"], "not_found");
+    }
+    app.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_complete_video_has_its_url_and_cost_and_one_in_progress_has_no_url() {
+    let app = spawn_app(false).await;
+    let done = fixture(&app, "complete", Some("videos/x/final.mp4")).await;
+    let (_, body) = app.get(&format!("/api/video/{done}")).await;
+    assert_eq!(
+        body["final_video_url"],
+        format!("{}/media/videos/x/final.mp4", app.base)
+    );
+    let cost = body["cost_usd"].as_f64().unwrap();
+    assert!(cost > 0.0 && (cost - 0.282).abs() < 1e-9);
+    let running = fixture(&app, "stitching", Some("videos/y/final.mp4")).await;
+    let (_, body) = app.get(&format!("/api/video/{running}")).await;
+    assert_eq!(body["final_video_url"], serde_json::Value::Null);
+    app.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn videos_are_listed_newest_first_page_by_page() {
+    let app = spawn_app(false).await;
+    let mut ids = Vec::new();
+    for _ in 0..5 {
+        ids.push(fixture(&app, "complete", None).await.to_string());
+    }
+    ids.reverse();
+    let (_, first) = app.get("/api/videos?limit=3").await;
+    let (_, second) = app
+        .get(&format!(
+            "/api/videos?limit=3&cursor={}",
+            first["next_cursor"].as_str().unwrap()
+        ))
+        .await;
+    let listed: Vec<String> = [&first, &second]
+        .iter()
+        .flat_map(|page| page["videos"].as_array().unwrap().clone())
+        .map(|v| v["video_id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(listed, ids);
+    assert_eq!(second["next_cursor"], serde_json::Value::Null);
+    for bad in ["limit=0", "limit=abc", "status=done", "cursor=zzz"] {
+        let (status, body) = app.get(&format!("/api/videos?{bad}")).await;
+        assert_eq!(status, 422, "{bad}: {body}");
+    }
+    app.finish().await;
+}
