@@ -22,16 +22,24 @@ pub async fn render(
     last_key: &str,
 ) -> Result<(), StepError> {
     let start = store.path(start_key).map_err(storage_error)?;
-    let clip = store.scratch(clip_key).await.map_err(storage_error)?;
     let filter = format!("{},format=yuv420p", motion::zoompan(camera));
-    let mut args = ffmpeg::args(["-loop", "1", "-i"]);
-    args.push(start.into_os_string());
-    args.extend(ffmpeg::args([
-        "-vf",
-        &filter,
-        "-frames:v",
-        &motion::FRAMES.to_string(),
-    ]));
+    let mut input = ffmpeg::args(["-loop", "1", "-i"]);
+    input.push(start.into_os_string());
+    encode(store, input, &filter, clip_key, last_key).await
+}
+
+/// Encodes `input` through `filter` into the clip `clip_key` (150 frames of H.264, no sound),
+/// and leaves its last frame as `last_key`.
+async fn encode(
+    store: &MediaStore,
+    mut args: Vec<std::ffi::OsString>,
+    filter: &str,
+    clip_key: &str,
+    last_key: &str,
+) -> Result<(), StepError> {
+    let clip = store.scratch(clip_key).await.map_err(storage_error)?;
+    let frames = motion::FRAMES.to_string();
+    args.extend(ffmpeg::args(["-vf", filter, "-frames:v", &frames, "-an"]));
     args.extend(ffmpeg::args([
         "-c:v", "libx264", "-preset", "veryfast", "-crf", "21",
     ]));
@@ -63,28 +71,13 @@ pub async fn normalize(
     last_key: &str,
 ) -> Result<(), StepError> {
     let source = store.path(source_key).map_err(storage_error)?;
-    let clip = store.scratch(clip_key).await.map_err(storage_error)?;
     let filter = format!(
         "scale={WIDTH}:{HEIGHT}:force_original_aspect_ratio=increase,crop={WIDTH}:{HEIGHT},\
          fps={FPS},tpad=stop_mode=clone:stop_duration={CHUNK_SECONDS},format=yuv420p"
     );
-    let mut args = ffmpeg::args(["-i"]);
-    args.push(source.into_os_string());
-    args.extend(ffmpeg::args([
-        "-vf",
-        &filter,
-        "-frames:v",
-        &motion::FRAMES.to_string(),
-        "-an",
-    ]));
-    args.extend(ffmpeg::args([
-        "-c:v", "libx264", "-preset", "veryfast", "-crf", "21",
-    ]));
-    args.extend(ffmpeg::args(["-g", "30", "-f", "mp4"]));
-    args.push(clip.clone().into_os_string());
-    ffmpeg::run(args).await?;
-    last_frame(store, &clip, last_key).await?;
-    store.commit(&clip, clip_key).await.map_err(storage_error)
+    let mut input = ffmpeg::args(["-i"]);
+    input.push(source.into_os_string());
+    encode(store, input, &filter, clip_key, last_key).await
 }
 
 /// Fits an image made elsewhere to a 1280x720 PNG still (scaled to cover, then cropped).

@@ -24,8 +24,12 @@ pub enum StoreError {
 }
 
 impl MediaStore {
+    /// A store under `root`, made absolute so that paths handed to tools (an ffmpeg concat list,
+    /// whose relative paths resolve against the list's own folder) mean the same everywhere.
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        Self { root: root.into() }
+        let root = root.into();
+        let root = std::path::absolute(&root).unwrap_or(root);
+        Self { root }
     }
 
     pub fn root(&self) -> &Path {
@@ -98,6 +102,13 @@ impl MediaStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_relative_root_is_made_absolute() {
+        let store = MediaStore::new("data/media");
+        assert!(store.root().is_absolute());
+        assert!(store.path("videos/a/final.mp4").unwrap().is_absolute());
+    }
 
     #[test]
     fn keys_cannot_leave_the_root() {

@@ -69,19 +69,8 @@ impl Replicate {
 
     async fn create(&self, model: &str, input: &Value) -> Result<String, StepError> {
         let url = format!("{}/v1/models/{model}/predictions", self.base());
-        let response = self
-            .client
-            .post(url)
-            .bearer_auth(self.token.expose())
-            .json(&json!({ "input": input }))
-            .send()
-            .await
-            .map_err(|e| transport_error(PROVIDER, e))?;
-        let prediction: Prediction = checked(PROVIDER, response)
-            .await?
-            .json()
-            .await
-            .map_err(|e| transport_error(PROVIDER, e))?;
+        let request = self.client.post(url).json(&json!({ "input": input }));
+        let prediction = self.prediction(request).await?;
         tracing::info!(prediction = %prediction.id, model, "prediction created");
         Ok(prediction.id)
     }
@@ -112,18 +101,7 @@ impl Replicate {
             .build();
         loop {
             let url = format!("{}/v1/predictions/{id}", self.base());
-            let response = self
-                .client
-                .get(url)
-                .bearer_auth(self.token.expose())
-                .send()
-                .await
-                .map_err(|e| transport_error(PROVIDER, e))?;
-            let prediction: Prediction = checked(PROVIDER, response)
-                .await?
-                .json()
-                .await
-                .map_err(|e| transport_error(PROVIDER, e))?;
+            let prediction = self.prediction(self.client.get(url)).await?;
             match prediction.status.as_str() {
                 "succeeded" => return Ok(Ended::Succeeded(prediction.output)),
                 "canceled" => return Ok(Ended::Canceled),
@@ -136,6 +114,20 @@ impl Replicate {
                 _ => tokio::time::sleep(pauses.next().unwrap_or(self.poll_to)).await,
             }
         }
+    }
+
+    /// Sends `request` with the token and reads the prediction it answers with.
+    async fn prediction(&self, request: reqwest::RequestBuilder) -> Result<Prediction, StepError> {
+        let response = request
+            .bearer_auth(self.token.expose())
+            .send()
+            .await
+            .map_err(|e| transport_error(PROVIDER, e))?;
+        checked(PROVIDER, response)
+            .await?
+            .json()
+            .await
+            .map_err(|e| transport_error(PROVIDER, e))
     }
 
     async fn cancel(&self, id: &str) {

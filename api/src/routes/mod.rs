@@ -32,3 +32,11 @@ pub async fn not_found() -> Result<HttpResponse, ApiError> {
 pub fn video_id(raw: &str) -> Result<uuid::Uuid, ApiError> {
     uuid::Uuid::parse_str(raw).map_err(|_| ApiError::NotFound(format!("video {raw}")))
 }
+
+/// The video the path names, or 404.
+pub async fn find_video(pool: &sqlx::PgPool, raw: &str) -> Result<crate::videos::Video, ApiError> {
+    let id = video_id(raw)?;
+    crate::videos::find(pool, id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("video {id}")))
+}

@@ -3,16 +3,13 @@
 use actix_web::{web, HttpResponse};
 use serde_json::json;
 
-use crate::{app::AppState, error::ApiError, eta, routes::video_id, videos};
+use crate::{app::AppState, error::ApiError, eta, routes::find_video};
 
 pub async fn status(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = video_id(&path)?;
-    let video = videos::find(&state.pool, id)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("video {id}")))?;
+    let video = find_video(&state.pool, &path).await?;
     let remaining = eta::remaining(&state.pool, &video).await?;
     Ok(HttpResponse::Ok().json(json!({
         "video_id": video.id,

@@ -10,7 +10,7 @@ use uuid::Uuid;
 use crate::{
     app::AppState,
     error::ApiError,
-    routes::video_id,
+    routes::{find_video, video_id},
     videos::{self, MediaUrls, Video},
 };
 
@@ -30,10 +30,7 @@ pub async fn video(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = video_id(&path)?;
-    let video = videos::find(&state.pool, id)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("video {id}")))?;
+    let video = find_video(&state.pool, &path).await?;
     Ok(HttpResponse::Ok().json(describe(&video, &state.urls)))
 }
 
