@@ -26,6 +26,8 @@ pub struct Settings {
     pub media_dir: PathBuf,
     /// How many videos may wait for their first step before admissions are refused (429).
     pub max_queued: i64,
+    /// The operators' bearer token; without one the admin API is off.
+    pub admin_token: Option<String>,
 }
 
 /// What every request handler shares.
@@ -35,6 +37,7 @@ pub struct AppState {
     pub workflow: Workflow<Request>,
     pub urls: MediaUrls,
     pub max_queued: i64,
+    pub admin_token: Option<String>,
 }
 
 pub struct Application {
@@ -62,6 +65,7 @@ impl Application {
             workflow,
             urls: MediaUrls { public_url },
             max_queued: settings.max_queued,
+            admin_token: settings.admin_token.clone().filter(|t| !t.is_empty()),
         });
         let media_dir = settings.media_dir.clone();
         let server = HttpServer::new(move || {

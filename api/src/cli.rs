@@ -62,6 +62,9 @@ struct ServeArgs {
     /// How many videos may wait for their first step before admissions get 429.
     #[arg(long, env = "SLATE_MAX_QUEUED", default_value_t = 100)]
     max_queued: i64,
+    /// The bearer token of the operators' API; without it that API is off.
+    #[arg(long, env = "SLATE_ADMIN_TOKEN", hide_env_values = true)]
+    admin_token: Option<String>,
 }
 
 #[derive(Args)]
@@ -252,6 +255,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         public_url: args.public_url,
         media_dir: args.worker.pipeline.media_dir.clone(),
         max_queued: args.max_queued,
+        admin_token: args.admin_token,
     };
     let app = Application::build(settings, engine.clone(), workflow)?;
     tracing::info!(port = app.port(), "serving the API");

@@ -23,6 +23,8 @@ pub enum ApiError {
     },
     #[error("{0} not found")]
     NotFound(String),
+    #[error("a valid bearer token is required")]
+    Unauthorized,
     #[error("{0}")]
     Conflict(String),
     #[error("too many videos are queued; try again later")]
@@ -46,6 +48,7 @@ impl ApiError {
             Self::TooLarge => "payload_too_large",
             Self::Invalid { code, .. } => code,
             Self::NotFound(_) => "not_found",
+            Self::Unauthorized => "unauthorized",
             Self::Conflict(_) => "conflict",
             Self::Busy { .. } => "too_many_queued",
             Self::Unavailable => "database_unavailable",
@@ -65,7 +68,7 @@ impl From<slate_engine::Error> for ApiError {
         match error {
             slate_engine::Error::RunNotFound(id) => Self::NotFound(format!("video {id}")),
             slate_engine::Error::InvalidState { state, .. } => {
-                Self::Conflict(format!("the video is {state}"))
+                Self::Conflict(format!("the run is {state}"))
             }
             other => {
                 tracing::error!(error = %other, "engine error");
@@ -82,6 +85,7 @@ impl ResponseError for ApiError {
             Self::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::Busy { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -103,6 +107,9 @@ impl ResponseError for ApiError {
             }
             Self::Unavailable => {
                 response.insert_header((header::RETRY_AFTER, "5"));
+            }
+            Self::Unauthorized => {
+                response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
             }
             _ => {}
         }

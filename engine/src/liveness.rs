@@ -7,7 +7,10 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use sqlx::{postgres::PgListener, PgPool};
+use sqlx::{
+    postgres::{PgListener, PgPoolOptions},
+    PgPool,
+};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
@@ -20,14 +23,20 @@ use crate::{
 /// How long to wait before trying the database again after it failed.
 pub(crate) const RECONNECT_DELAY: Duration = Duration::from_millis(250);
 
-/// Opens the worker's liveness connection: lock, register, listen.
+/// Opens the worker's liveness connection: lock, register, listen. The connection is the
+/// worker's own (a pool of one), so it never takes a place in the application's pool, and the
+/// application closing its pool does not end it: the worker's shutdown does.
 pub(crate) async fn connect(
     pool: &PgPool,
     id: Uuid,
     name: &str,
     ttl: Duration,
 ) -> Result<PgListener> {
-    let mut listener = PgListener::connect_with(pool).await?;
+    let own = PgPoolOptions::new()
+        .max_connections(1)
+        .connect_lazy_with((*pool.connect_options()).clone());
+    let mut listener = PgListener::connect_with(&own).await?;
+    listener.ignore_pool_close_event(true);
     lock_and_register(&mut listener, id, name, ttl).await?;
     listener.listen(TASKS_CHANNEL).await?;
     Ok(listener)
@@ -107,6 +116,10 @@ pub(crate) async fn listen(
                     tracing::warn!(worker.id = %id, "liveness connection lost; stopping attempts");
                     locked = false;
                     signal(Signal::Lost);
+                    tokio::select! {
+                        () = stop.cancelled() => return,
+                        () = tokio::time::sleep(RECONNECT_DELAY) => {}
+                    }
                 }
             }
         }

@@ -1,5 +1,6 @@
 //! The routes of the HTTP facade.
 
+pub mod admin;
 pub mod generate;
 pub mod health;
 pub mod status;
@@ -20,7 +21,8 @@ pub fn configure(config: &mut web::ServiceConfig) {
             "/api/video/{video_id}/cancel",
             web::post().to(video::cancel),
         )
-        .route("/api/videos", web::get().to(video::list));
+        .route("/api/videos", web::get().to(video::list))
+        .configure(admin::configure);
 }
 
 /// The answer to a path no route serves.

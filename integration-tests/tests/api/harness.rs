@@ -4,11 +4,14 @@
 use std::sync::Arc;
 
 use serde_json::{json, Value};
-use slate_activities::pipeline::{self, Pipeline};
+use slate_activities::pipeline::{self, Pipeline, Providers};
 use slate_api::app::{Application, Settings};
 use slate_engine::{Engine, WorkerConfig};
 use slate_integration_tests::database::TestDatabase;
 use tokio_util::sync::CancellationToken;
+
+/// The operators' token of every test app.
+pub const ADMIN_TOKEN: &str = "test-operator-token";
 
 pub struct TestApp {
     pub base: String,
@@ -18,11 +21,17 @@ pub struct TestApp {
     shutdown: CancellationToken,
 }
 
-/// The application; with `workers`, a worker in this process too.
+/// The application with the embedded providers; with `workers`, a worker in this process too.
 pub async fn spawn_app(workers: bool) -> TestApp {
+    spawn_app_with(workers, Providers::default()).await
+}
+
+/// The application with `providers`.
+pub async fn spawn_app_with(workers: bool, providers: Providers) -> TestApp {
     let db = TestDatabase::new().await;
     let media = tempfile::tempdir().unwrap();
-    let workflow = pipeline::workflow(Arc::new(Pipeline::embedded(media.path(), 2).unwrap()));
+    let pipeline = Pipeline::new(media.path(), 2, providers).unwrap();
+    let workflow = pipeline::workflow(Arc::new(pipeline));
     let engine = Engine::builder(db.pool.clone()).register(&workflow).build();
     let settings = Settings {
         host: "127.0.0.1".into(),
@@ -30,6 +39,7 @@ pub async fn spawn_app(workers: bool) -> TestApp {
         public_url: None,
         media_dir: media.path().to_owned(),
         max_queued: 1000,
+        admin_token: Some(ADMIN_TOKEN.into()),
     };
     let app = Application::build(settings, engine.clone(), workflow).unwrap();
     let base = format!("http://127.0.0.1:{}", app.port());

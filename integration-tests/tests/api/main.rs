@@ -3,5 +3,6 @@
 mod harness;
 
 mod admission;
+mod operator;
 mod reading;
 mod workflow;

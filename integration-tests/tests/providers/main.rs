@@ -53,6 +53,7 @@ impl Stub {
 
 struct Setup {
     db: TestDatabase,
+    shutdown: CancellationToken,
     engine: Engine,
     workflow: slate_engine::Workflow<Job>,
 }
@@ -63,20 +64,22 @@ async fn setup(stub: &Stub, deadline: Duration) -> Setup {
     let engine = Engine::builder(db.pool.clone()).register(&workflow).build();
     Setup {
         db,
+        shutdown: CancellationToken::new(),
         engine,
         workflow,
     }
 }
 
 impl Setup {
-    fn worker(&self) -> CancellationToken {
-        let shutdown = CancellationToken::new();
-        tokio::spawn(
-            self.engine
-                .worker(WorkerConfig::default())
-                .run(shutdown.clone()),
-        );
-        shutdown
+    /// A worker in this process until [`Self::finish`].
+    fn worker(&self) {
+        let worker = self.engine.worker(WorkerConfig::default());
+        tokio::spawn(worker.run(self.shutdown.clone()));
+    }
+
+    async fn finish(self) {
+        self.shutdown.cancel();
+        self.db.drop().await;
     }
 
     async fn run(&self) -> RunId {
@@ -128,7 +131,7 @@ async fn a_prediction_is_created_once_polled_until_it_succeeds_and_downloaded() 
         .mount(&stub.server)
         .await;
     let s = setup(&stub, Duration::from_secs(30)).await;
-    let _worker = s.worker();
+    s.worker();
     let run = s.run().await;
     assert_eq!(s.end(run).await.state, RunState::Completed);
     assert_eq!(s.output(run).await, json!(1234));
@@ -141,7 +144,7 @@ async fn a_prediction_is_created_once_polled_until_it_succeeds_and_downloaded() 
         .filter(|r| r.url.path() == "/v1/predictions/p1")
         .count();
     assert_eq!(polls, 4);
-    s.db.drop().await;
+    s.finish().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -164,7 +167,7 @@ async fn a_rate_limit_is_retried_after_the_delay_it_asks_for() {
         .mount(&stub.server)
         .await;
     let s = setup(&stub, Duration::from_secs(30)).await;
-    let _worker = s.worker();
+    s.worker();
     let run = s.run().await;
     assert_eq!(s.end(run).await.state, RunState::Completed);
     let retry = &s
@@ -176,7 +179,7 @@ async fn a_rate_limit_is_retried_after_the_delay_it_asks_for() {
         .find(|e| e.kind == EventKind::RetryScheduled)
         .expect("a retry");
     assert!(retry.detail.as_ref().unwrap()["delay_ms"].as_f64().unwrap() >= 1000.0);
-    s.db.drop().await;
+    s.finish().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -199,11 +202,11 @@ async fn a_server_error_is_retried_and_then_succeeds() {
         .mount(&stub.server)
         .await;
     let s = setup(&stub, Duration::from_secs(30)).await;
-    let _worker = s.worker();
+    s.worker();
     let run = s.run().await;
     assert_eq!(s.end(run).await.state, RunState::Completed);
     assert_eq!(s.engine.checkpoints(run).await.unwrap()[0].attempt, 2);
-    s.db.drop().await;
+    s.finish().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -218,7 +221,7 @@ async fn a_refused_request_fails_the_run_at_once() {
         .mount(&stub.server)
         .await;
     let s = setup(&stub, Duration::from_secs(30)).await;
-    let _worker = s.worker();
+    s.worker();
     let run = s.run().await;
     let summary = s.end(run).await;
     assert_eq!(summary.state, RunState::Failed);
@@ -228,7 +231,7 @@ async fn a_refused_request_fails_the_run_at_once() {
         ("provider_rejected", 1)
     );
     assert!(!error.message.contains("r8-test-token"));
-    s.db.drop().await;
+    s.finish().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -251,7 +254,7 @@ async fn a_prediction_past_its_deadline_is_cancelled() {
         .mount(&stub.server)
         .await;
     let s = setup(&stub, Duration::from_millis(300)).await;
-    let _worker = s.worker();
+    s.worker();
     let run = s.run().await;
     let summary = s.end(run).await;
     assert_eq!(summary.state, RunState::Failed);
@@ -261,7 +264,7 @@ async fn a_prediction_past_its_deadline_is_cancelled() {
         1,
         "the retry polled the same prediction"
     );
-    s.db.drop().await;
+    s.finish().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -310,5 +313,5 @@ async fn a_resumed_step_polls_the_stored_prediction_instead_of_paying_again() {
     assert_eq!(stub.creates().await, 1, "one prediction paid for");
     assert_eq!(s.engine.checkpoints(run).await.unwrap()[0].attempt, 2);
     second.terminate().await;
-    s.db.drop().await;
+    s.finish().await;
 }
