@@ -1,21 +1,18 @@
-use std::{sync::Arc, time::Duration};
+use std::time::Duration;
 
 use serde_json::json;
 use slate_activities::{
-    pipeline::{self, CloudModel, Pipeline, Production, Providers},
+    pipeline::{CloudModel, Production, Providers},
     plan::Request,
-    projection,
     providers::{openai::OpenAiPlanner, replicate::Replicate, Secret},
 };
-use slate_engine::{Engine, RunState, StartOptions, WorkerConfig};
-use slate_integration_tests::database::TestDatabase;
-use tokio_util::sync::CancellationToken;
+use slate_engine::RunState;
 use wiremock::{
     matchers::{method, path},
     Mock, MockServer, ResponseTemplate,
 };
 
-use crate::harness::probe;
+use crate::harness::{probe, VideoHarness};
 
 /// Media a cloud model might return, in formats the pipeline must fit: a square JPEG-sized PNG,
 /// a 6 s 25 fps clip of another size, a 10 s track.
@@ -135,28 +132,12 @@ async fn cloud_providers_make_a_video_fitted_to_the_format_at_the_reference_pric
         music: cloud("meta/musicgen"),
         prices: None,
     };
-    let db = TestDatabase::new().await;
-    let media = tempfile::tempdir().unwrap();
-    let workflow = pipeline::workflow(Arc::new(Pipeline::new(media.path(), 2, providers).unwrap()));
-    let engine = Engine::builder(db.pool.clone()).register(&workflow).build();
-    let shutdown = CancellationToken::new();
-    tokio::spawn(engine.worker(WorkerConfig::default()).run(shutdown.clone()));
-
-    let request = Request::new("15s Nike sneakers energetic urban");
-    let mut tx = db.pool.begin().await.unwrap();
-    let run = slate_engine::start_using(&mut tx, &workflow, &request, StartOptions::default())
-        .await
-        .unwrap()
-        .run_id;
-    projection::insert_using(&mut tx, run, &request)
-        .await
-        .unwrap();
-    tx.commit().await.unwrap();
-    let summary = engine
-        .wait_for_end(run, Duration::from_secs(120))
-        .await
-        .unwrap()
-        .unwrap();
+    let h = VideoHarness::with_providers(providers).await;
+    let worker = h.worker();
+    let run = h
+        .start(Request::new("15s Nike sneakers energetic urban"))
+        .await;
+    let summary = h.wait_end(run).await;
     assert_eq!(summary.state, RunState::Completed, "{:?}", summary.error);
     assert!(
         (summary.cost_usd - 0.3065).abs() < 1e-9,
@@ -164,14 +145,14 @@ async fn cloud_providers_make_a_video_fitted_to_the_format_at_the_reference_pric
         summary.cost_usd
     );
 
-    let checkpoints = engine.checkpoints(run).await.unwrap();
+    let checkpoints = h.engine.checkpoints(run).await.unwrap();
     let production: Production =
         serde_json::from_value(checkpoints.last().unwrap().output.clone()).unwrap();
     for still in &production.stills {
-        let image = image::open(media.path().join(still)).unwrap();
+        let image = image::open(h.path(still)).unwrap();
         assert_eq!((image.width(), image.height()), (1280, 720));
     }
-    let video = probe(&media.path().join(production.final_video.unwrap())).await;
+    let video = probe(&h.path(&production.final_video.unwrap())).await;
     assert!(
         (video.duration - 15.0).abs() <= 0.1,
         "lasts {}",
@@ -203,6 +184,6 @@ async fn cloud_providers_make_a_video_fitted_to_the_format_at_the_reference_pric
         3 + 3 + 1,
         "a still per beat, a clip per 5 s, one track"
     );
-    shutdown.cancel();
-    db.drop().await;
+    worker.cancel();
+    h.db.drop().await;
 }

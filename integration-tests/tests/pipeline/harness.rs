@@ -5,7 +5,7 @@ use std::{path::PathBuf, sync::Arc, time::Duration};
 
 use serde_json::Value;
 use slate_activities::{
-    pipeline::{self, Pipeline},
+    pipeline::{self, Pipeline, Providers},
     plan::Request,
     projection,
 };
@@ -23,10 +23,15 @@ pub struct VideoHarness {
 }
 
 impl VideoHarness {
+    /// The embedded providers.
     pub async fn new() -> Self {
+        Self::with_providers(Providers::default()).await
+    }
+
+    pub async fn with_providers(providers: Providers) -> Self {
         let db = TestDatabase::new().await;
         let media = tempfile::tempdir().expect("a media folder");
-        let pipeline = Pipeline::embedded(media.path(), 2).expect("the embedded providers");
+        let pipeline = Pipeline::new(media.path(), 2, providers).expect("the providers");
         let workflow = pipeline::workflow(Arc::new(pipeline));
         let engine = Engine::builder(db.pool.clone()).register(&workflow).build();
         Self {

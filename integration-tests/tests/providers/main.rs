@@ -42,6 +42,26 @@ impl Stub {
             .set_body_json(json!({"id": "p1", "status": status, "output": output}))
     }
 
+    /// Creation answers `first` once, then a prediction that has succeeded.
+    async fn fails_once_then_succeeds(&self, first: ResponseTemplate) {
+        Mock::given(method("POST"))
+            .and(path(CREATE))
+            .respond_with(first)
+            .up_to_n_times(1)
+            .mount(&self.server)
+            .await;
+        Mock::given(method("POST"))
+            .and(path(CREATE))
+            .respond_with(self.prediction("succeeded"))
+            .mount(&self.server)
+            .await;
+        Mock::given(method("GET"))
+            .and(path("/v1/predictions/p1"))
+            .respond_with(self.prediction("succeeded"))
+            .mount(&self.server)
+            .await;
+    }
+
     async fn creates(&self) -> usize {
         let requests = self.server.received_requests().await.unwrap_or_default();
         requests
@@ -150,21 +170,7 @@ async fn a_prediction_is_created_once_polled_until_it_succeeds_and_downloaded() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rate_limit_is_retried_after_the_delay_it_asks_for() {
     let stub = Stub::new().await;
-    Mock::given(method("POST"))
-        .and(path(CREATE))
-        .respond_with(ResponseTemplate::new(429).insert_header("retry-after", "1"))
-        .up_to_n_times(1)
-        .mount(&stub.server)
-        .await;
-    Mock::given(method("POST"))
-        .and(path(CREATE))
-        .respond_with(stub.prediction("succeeded"))
-        .mount(&stub.server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path("/v1/predictions/p1"))
-        .respond_with(stub.prediction("succeeded"))
-        .mount(&stub.server)
+    stub.fails_once_then_succeeds(ResponseTemplate::new(429).insert_header("retry-after", "1"))
         .await;
     let s = setup(&stub, Duration::from_secs(30)).await;
     s.worker();
@@ -185,21 +191,7 @@ async fn a_rate_limit_is_retried_after_the_delay_it_asks_for() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_error_is_retried_and_then_succeeds() {
     let stub = Stub::new().await;
-    Mock::given(method("POST"))
-        .and(path(CREATE))
-        .respond_with(ResponseTemplate::new(500))
-        .up_to_n_times(1)
-        .mount(&stub.server)
-        .await;
-    Mock::given(method("POST"))
-        .and(path(CREATE))
-        .respond_with(stub.prediction("succeeded"))
-        .mount(&stub.server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path("/v1/predictions/p1"))
-        .respond_with(stub.prediction("succeeded"))
-        .mount(&stub.server)
+    stub.fails_once_then_succeeds(ResponseTemplate::new(500))
         .await;
     let s = setup(&stub, Duration::from_secs(30)).await;
     s.worker();
