@@ -23,6 +23,9 @@ pub async fn insert_using(
     Ok(())
 }
 
+/// The channel on which a video's id is announced, at commit, whenever its status moves.
+pub const VIDEOS_CHANNEL: &str = "slate_videos";
+
 /// The video workflow's hook.
 pub struct Projection;
 
@@ -33,8 +36,19 @@ impl Hook for Projection {
         conn: &mut PgConnection,
         transitions: &[Transition<'_>],
     ) -> Result<(), HookError> {
+        let mut moved = Vec::with_capacity(transitions.len());
         for transition in transitions {
             apply(conn, transition).await?;
+            if !matches!(transition.kind, TransitionKind::RetryScheduled { .. }) {
+                moved.push(transition.run_id.0);
+            }
+        }
+        if !moved.is_empty() {
+            sqlx::query("SELECT pg_notify($1, id::text) FROM unnest($2::uuid[]) AS id")
+                .bind(VIDEOS_CHANNEL)
+                .bind(&moved)
+                .execute(&mut *conn)
+                .await?;
         }
         Ok(())
     }

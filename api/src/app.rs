@@ -11,7 +11,7 @@ use slate_activities::plan::Request;
 use slate_engine::{Engine, Workflow};
 use sqlx::PgPool;
 
-use crate::{error::ApiError, routes, videos::MediaUrls};
+use crate::{error::ApiError, feed::Feed, routes, videos::MediaUrls};
 
 /// The largest body accepted.
 const MAX_BODY: usize = 64 * 1024;
@@ -38,6 +38,7 @@ pub struct AppState {
     pub urls: MediaUrls,
     pub max_queued: i64,
     pub admin_token: Option<String>,
+    pub feed: Feed,
 }
 
 pub struct Application {
@@ -59,6 +60,7 @@ impl Application {
             .clone()
             .unwrap_or_else(|| format!("http://{}:{port}", settings.host));
         std::fs::create_dir_all(&settings.media_dir)?;
+        let feed = Feed::start(engine.pool());
         let state = web::Data::new(AppState {
             pool: engine.pool().clone(),
             engine,
@@ -66,6 +68,7 @@ impl Application {
             urls: MediaUrls { public_url },
             max_queued: settings.max_queued,
             admin_token: settings.admin_token.clone().filter(|t| !t.is_empty()),
+            feed,
         });
         let media_dir = settings.media_dir.clone();
         let server = HttpServer::new(move || {

@@ -6,8 +6,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use slate_activities::phase::Phase;
 use sqlx::PgPool;
-
-use crate::videos::Video;
+use uuid::Uuid;
 
 /// Seconds a phase takes when no recent video says otherwise.
 fn default_seconds(phase: Phase) -> f64 {
@@ -20,48 +19,81 @@ fn default_seconds(phase: Phase) -> f64 {
     }
 }
 
-/// Whole seconds left, or `None` once the video is finished.
-pub async fn remaining(pool: &PgPool, video: &Video) -> sqlx::Result<Option<i64>> {
-    if video.is_finished() {
-        return Ok(None);
+/// The median length of each phase over the last 50 videos of the past day.
+pub struct PhaseLengths(HashMap<String, f64>);
+
+impl PhaseLengths {
+    pub async fn recent(pool: &PgPool) -> sqlx::Result<Self> {
+        let medians = sqlx::query_as(
+            "SELECT step, percentile_cont(0.5) WITHIN GROUP (ORDER BY seconds)
+             FROM (SELECT c.step, extract(epoch FROM c.completed_at - c.started_at)::float8 AS seconds,
+                          row_number() OVER (PARTITION BY c.step ORDER BY c.completed_at DESC) AS n
+                   FROM checkpoints c JOIN runs r ON r.id = c.run_id
+                   WHERE r.workflow = 'video' AND c.completed_at > now() - interval '1 day') recent
+             WHERE n <= 50 GROUP BY step",
+        )
+        .fetch_all(pool)
+        .await?;
+        Ok(Self(medians.into_iter().collect()))
     }
-    let medians: HashMap<String, f64> = sqlx::query_as(
-        "SELECT step, percentile_cont(0.5) WITHIN GROUP (ORDER BY seconds)
-         FROM (SELECT c.step, extract(epoch FROM c.completed_at - c.started_at)::float8 AS seconds,
-                      row_number() OVER (PARTITION BY c.step ORDER BY c.completed_at DESC) AS n
-               FROM checkpoints c JOIN runs r ON r.id = c.run_id
-               WHERE r.workflow = 'video' AND c.completed_at > now() - interval '1 day') recent
-         WHERE n <= 50 GROUP BY step",
-    )
-    .fetch_all(pool)
-    .await?
-    .into_iter()
-    .collect();
+
+    fn of(&self, phase: Phase) -> f64 {
+        self.0
+            .get(phase.name())
+            .copied()
+            .unwrap_or_else(|| default_seconds(phase))
+    }
+
+    /// Whole seconds left for a video in `status`, whose current phase has run `elapsed` seconds;
+    /// `None` once the video is finished.
+    pub fn remaining(&self, status: &str, elapsed: f64) -> Option<i64> {
+        if matches!(status, "complete" | "failed" | "cancelled") {
+            return None;
+        }
+        let current = Phase::named(status);
+        let from = current.map_or(0, |p| Phase::ALL.iter().position(|q| *q == p).unwrap_or(0));
+        let seconds: f64 = Phase::ALL[from..]
+            .iter()
+            .enumerate()
+            .map(|(i, phase)| {
+                let left = self.of(*phase);
+                if i == 0 && current.is_some() {
+                    (left - elapsed).max(0.0)
+                } else {
+                    left
+                }
+            })
+            .sum();
+        Some(seconds.ceil() as i64)
+    }
+}
+
+/// How long the video's current phase has been running, in seconds (0 when none is).
+pub async fn elapsed(pool: &PgPool, video_id: Uuid) -> sqlx::Result<f64> {
     let started: Option<DateTime<Utc>> =
         sqlx::query_scalar("SELECT leased_at FROM tasks WHERE run_id = $1")
-            .bind(video.id)
+            .bind(video_id)
             .fetch_optional(pool)
             .await?
             .flatten();
-    let current = video.current_phase.as_deref().and_then(Phase::named);
-    let from = current.map_or(0, |p| Phase::ALL.iter().position(|q| *q == p).unwrap_or(0));
-    let length = |p: Phase| {
-        medians
-            .get(p.name())
-            .copied()
-            .unwrap_or_else(|| default_seconds(p))
-    };
-    let elapsed = started.map_or(0.0, |at| {
+    Ok(started.map_or(0.0, |at| {
         (Utc::now() - at).num_milliseconds() as f64 / 1000.0
-    });
-    let mut seconds = 0.0;
-    for (i, phase) in Phase::ALL.iter().enumerate().skip(from) {
-        let left = if i == from && current.is_some() {
-            length(*phase) - elapsed
-        } else {
-            length(*phase)
-        };
-        seconds += left.max(0.0);
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn remaining_counts_the_rest_of_the_current_phase_and_every_later_one() {
+        let lengths = PhaseLengths(HashMap::new());
+        assert_eq!(lengths.remaining("queued", 0.0), Some(21));
+        assert_eq!(
+            lengths.remaining("generating_chunks", 5.0),
+            Some(10 + 1 + 2)
+        );
+        assert_eq!(lengths.remaining("adding_music", 10.0), Some(0));
+        assert_eq!(lengths.remaining("complete", 0.0), None);
     }
-    Ok(Some(seconds.ceil() as i64))
 }

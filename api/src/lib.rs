@@ -4,5 +4,7 @@
 pub mod app;
 pub mod error;
 pub mod eta;
+pub mod feed;
 pub mod routes;
+pub mod status_changes;
 pub mod videos;

@@ -3,6 +3,7 @@
 //! on conditions with a deadline.
 
 pub mod database;
+pub mod planner;
 pub mod predictions;
 pub mod probe;
 pub mod process;

@@ -1,6 +1,7 @@
 //! The routes of the HTTP facade.
 
 pub mod admin;
+pub mod events;
 pub mod generate;
 pub mod health;
 pub mod status;
@@ -16,6 +17,10 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .route("/readyz", web::get().to(health::readyz))
         .route("/api/generate", web::post().to(generate::generate))
         .route("/api/status/{video_id}", web::get().to(status::status))
+        .route(
+            "/api/status/{video_id}/events",
+            web::get().to(events::events),
+        )
         .route("/api/video/{video_id}", web::get().to(video::video))
         .route(
             "/api/video/{video_id}/cancel",

@@ -1,22 +1,41 @@
 //! GET /api/status/{video_id}: where a video stands and how long it should still take.
 
 use actix_web::{web, HttpResponse};
-use serde_json::json;
+use serde::Serialize;
+use uuid::Uuid;
 
-use crate::{app::AppState, error::ApiError, eta, routes::find_video};
+use crate::{
+    app::AppState,
+    error::ApiError,
+    eta::{self, PhaseLengths},
+    routes::find_video,
+};
+
+/// The status of a video, as GET /api/status and the events stream show it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct VideoStatus {
+    pub video_id: Uuid,
+    pub status: String,
+    pub progress: Option<i16>,
+    pub current_phase: Option<String>,
+    /// Whole seconds.
+    pub estimated_time_remaining: Option<i64>,
+    pub error: Option<String>,
+}
 
 pub async fn status(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let video = find_video(&state.pool, &path).await?;
-    let remaining = eta::remaining(&state.pool, &video).await?;
-    Ok(HttpResponse::Ok().json(json!({
-        "video_id": video.id,
-        "status": video.status,
-        "progress": video.progress,
-        "current_phase": video.current_phase,
-        "estimated_time_remaining": remaining,
-        "error": video.error,
-    })))
+    let lengths = PhaseLengths::recent(&state.pool).await?;
+    let elapsed = eta::elapsed(&state.pool, video.id).await?;
+    Ok(HttpResponse::Ok().json(VideoStatus {
+        video_id: video.id,
+        estimated_time_remaining: lengths.remaining(&video.status, elapsed),
+        status: video.status,
+        progress: video.progress,
+        current_phase: video.current_phase,
+        error: video.error,
+    }))
 }

@@ -1,6 +1,6 @@
 use serde_json::{json, Value};
 
-use crate::harness::spawn_app;
+use crate::harness::{spawn_app, spawn_app_with, Options};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn generate_queues_a_video_and_accepts_creativity_zero() {
@@ -117,5 +117,33 @@ async fn an_idempotency_key_returns_the_first_video_and_refuses_another_body() {
         .await
         .unwrap();
     assert_eq!(videos, 1);
+    app.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_queue_refuses_admission_with_429_and_retry_after() {
+    let app = spawn_app_with(Options {
+        max_queued: 2,
+        ..Options::default()
+    })
+    .await;
+    app.generate("15s watch").await;
+    app.generate("15s shoes").await;
+    let response = app
+        .http
+        .post(format!("{}/api/generate", app.base))
+        .json(&json!({"prompt": "15s coffee"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 429);
+    let wait: u64 = response.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(wait > 0);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "too_many_queued");
     app.finish().await;
 }

@@ -21,16 +21,40 @@ pub struct TestApp {
     shutdown: CancellationToken,
 }
 
-/// The application with the embedded providers; with `workers`, a worker in this process too.
-pub async fn spawn_app(workers: bool) -> TestApp {
-    spawn_app_with(workers, Providers::default()).await
+/// How a test app is set up.
+pub struct Options {
+    /// Whether a worker runs in this process too.
+    pub workers: bool,
+    pub providers: Providers,
+    pub max_queued: i64,
+    pub admin_token: Option<String>,
 }
 
-/// The application with `providers`.
-pub async fn spawn_app_with(workers: bool, providers: Providers) -> TestApp {
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            workers: false,
+            providers: Providers::default(),
+            max_queued: 1000,
+            admin_token: Some(ADMIN_TOKEN.into()),
+        }
+    }
+}
+
+/// The application with the embedded providers; with `workers`, a worker in this process too.
+pub async fn spawn_app(workers: bool) -> TestApp {
+    spawn_app_with(Options {
+        workers,
+        ..Options::default()
+    })
+    .await
+}
+
+/// The application set up as `options` say.
+pub async fn spawn_app_with(options: Options) -> TestApp {
     let db = TestDatabase::new().await;
     let media = tempfile::tempdir().unwrap();
-    let pipeline = Pipeline::new(media.path(), 2, providers).unwrap();
+    let pipeline = Pipeline::new(media.path(), 2, options.providers).unwrap();
     let workflow = pipeline::workflow(Arc::new(pipeline));
     let engine = Engine::builder(db.pool.clone()).register(&workflow).build();
     let settings = Settings {
@@ -38,14 +62,14 @@ pub async fn spawn_app_with(workers: bool, providers: Providers) -> TestApp {
         port: 0,
         public_url: None,
         media_dir: media.path().to_owned(),
-        max_queued: 1000,
-        admin_token: Some(ADMIN_TOKEN.into()),
+        max_queued: options.max_queued,
+        admin_token: options.admin_token,
     };
     let app = Application::build(settings, engine.clone(), workflow).unwrap();
     let base = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until_stopped());
     let shutdown = CancellationToken::new();
-    if workers {
+    if options.workers {
         tokio::spawn(engine.worker(WorkerConfig::default()).run(shutdown.clone()));
     }
     TestApp {
@@ -93,5 +117,46 @@ impl TestApp {
             .await;
         assert_eq!(status, 200, "{body}");
         body["video_id"].as_str().unwrap().to_owned()
+    }
+}
+
+impl TestApp {
+    /// Reads a video's events stream until the server closes it: each `status` event's id and data.
+    pub async fn events(&self, id: &str, last_event_id: Option<i64>) -> Vec<(i64, Value)> {
+        let mut request = self
+            .http
+            .get(format!("{}/api/status/{id}/events", self.base));
+        if let Some(last) = last_event_id {
+            request = request.header("Last-Event-ID", last.to_string());
+        }
+        let read = async {
+            let mut response = request.send().await.unwrap();
+            assert_eq!(response.status().as_u16(), 200);
+            assert_eq!(response.headers()["content-type"], "text/event-stream");
+            let mut text = String::new();
+            while let Some(chunk) = response.chunk().await.unwrap() {
+                text.push_str(std::str::from_utf8(&chunk).unwrap());
+            }
+            text
+        };
+        let text = tokio::time::timeout(std::time::Duration::from_secs(300), read)
+            .await
+            .expect("the events stream closes once the video is finished");
+        text.split("\n\n")
+            .filter(|frame| frame.contains("event: status"))
+            .map(|frame| {
+                let field = |name: &str| {
+                    frame
+                        .lines()
+                        .find_map(|line| line.strip_prefix(name))
+                        .unwrap()
+                        .to_owned()
+                };
+                (
+                    field("id: ").parse().unwrap(),
+                    serde_json::from_str(&field("data: ")).unwrap(),
+                )
+            })
+            .collect()
     }
 }

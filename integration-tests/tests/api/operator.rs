@@ -11,7 +11,7 @@ use wiremock::{
     Mock, MockServer, ResponseTemplate,
 };
 
-use crate::harness::{spawn_app, spawn_app_with, TestApp, ADMIN_TOKEN};
+use crate::harness::{spawn_app, spawn_app_with, Options, TestApp, ADMIN_TOKEN};
 
 /// A music model that refuses its first request and then writes a track.
 async fn flaky_music(server: &MockServer) -> Providers {
@@ -110,7 +110,12 @@ async fn wait_status(app: &TestApp, id: &str, wanted: &str) -> Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_operator_replays_a_run_that_failed_adding_music_without_redoing_the_phases_before() {
     let server = MockServer::start().await;
-    let app = spawn_app_with(true, flaky_music(&server).await).await;
+    let app = spawn_app_with(Options {
+        workers: true,
+        providers: flaky_music(&server).await,
+        ..Options::default()
+    })
+    .await;
     let id = app.generate("15s ad for a watch").await;
     let failed = wait_status(&app, &id, "failed").await;
     assert!(
@@ -215,5 +220,21 @@ async fn the_admin_api_needs_the_bearer_token() {
     )
     .await;
     assert_eq!(status, 200);
+    app.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_configured_token_the_admin_api_is_not_there() {
+    let app = spawn_app_with(Options {
+        admin_token: None,
+        ..Options::default()
+    })
+    .await;
+    for token in [None, Some(ADMIN_TOKEN)] {
+        let (status, body) =
+            admin(&app, reqwest::Method::GET, "/api/admin/runs", token, None).await;
+        assert_eq!(status, 404, "{token:?}");
+        assert_eq!(body["error"]["code"], "not_found");
+    }
     app.finish().await;
 }

@@ -3,7 +3,9 @@ use std::time::Duration;
 use serde_json::Value;
 use slate_integration_tests::wait;
 
-use crate::harness::spawn_app;
+use slate_activities::pipeline::Providers;
+
+use crate::harness::{spawn_app, spawn_app_with, Options};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_video_made_through_the_api_downloads_and_seeks() {
@@ -82,5 +84,87 @@ async fn a_queued_video_can_be_cancelled() {
     assert_eq!((status, body["status"].as_str()), (200, Some("cancelled")));
     let (_, video) = app.get(&format!("/api/status/{id}")).await;
     assert_eq!(video["status"], "cancelled");
+    app.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_events_stream_follows_every_phase_in_order_then_replays_after_last_event_id() {
+    let app = spawn_app(true).await;
+    let id = app.generate("15s espresso machine warm morning").await;
+    let live = app.events(&id, None).await;
+    let statuses: Vec<&str> = live
+        .iter()
+        .map(|(_, status)| status["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            "queued",
+            "planning",
+            "storyboarding",
+            "generating_chunks",
+            "stitching",
+            "adding_music",
+            "complete"
+        ]
+    );
+    let progress: Vec<i64> = live
+        .iter()
+        .map(|(_, status)| status["progress"].as_i64().unwrap())
+        .collect();
+    assert_eq!(progress, [0, 10, 25, 40, 70, 85, 100]);
+    assert!(live.windows(2).all(|pair| pair[0].0 < pair[1].0));
+    assert!(live
+        .iter()
+        .all(|(_, status)| status["video_id"] == id.as_str()));
+
+    let storyboarding = live[2].0;
+    let moves = |events: &[(i64, Value)]| -> Vec<(i64, Value, Value)> {
+        events
+            .iter()
+            .map(|(id, s)| (*id, s["status"].clone(), s["progress"].clone()))
+            .collect()
+    };
+    let replayed = app.events(&id, Some(storyboarding)).await;
+    assert_eq!(
+        moves(&replayed),
+        moves(&live[3..]),
+        "the changes after Last-Event-ID"
+    );
+    assert_eq!(app.events(&id, Some(live[6].0)).await, []);
+    app.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_shows_planning_at_10_while_the_planner_is_held() {
+    let planner = wiremock::MockServer::start().await;
+    slate_integration_tests::planner::answer(&planner, Duration::from_secs(2)).await;
+    let app = spawn_app_with(Options {
+        workers: true,
+        providers: Providers {
+            planner: Some(slate_integration_tests::planner::client(&planner)),
+            ..Providers::default()
+        },
+        ..Options::default()
+    })
+    .await;
+    let id = app.generate("15s Nike sneakers energetic urban").await;
+    let held = wait::until("planning to show", Duration::from_secs(60), || async {
+        let (_, status) = app.get(&format!("/api/status/{id}")).await;
+        (status["status"] != "queued").then_some(status)
+    })
+    .await;
+    assert_eq!(
+        (held["status"].as_str(), held["progress"].as_i64()),
+        (Some("planning"), Some(10)),
+        "{held}"
+    );
+    assert_eq!(held["current_phase"], "planning");
+    assert!(held["estimated_time_remaining"].as_i64().unwrap() > 0);
+    wait::until("planning to end", Duration::from_secs(60), || async {
+        let (_, status) = app.get(&format!("/api/status/{id}")).await;
+        (status["status"] != "planning").then_some(())
+    })
+    .await;
     app.finish().await;
 }

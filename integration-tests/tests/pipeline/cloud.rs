@@ -4,7 +4,7 @@ use serde_json::json;
 use slate_activities::{
     pipeline::{CloudModel, Production, Providers},
     plan::Request,
-    providers::{openai::OpenAiPlanner, replicate::Replicate, Secret},
+    providers::{replicate::Replicate, Secret},
 };
 use slate_engine::RunState;
 use wiremock::{
@@ -53,23 +53,7 @@ async fn model(server: &MockServer, model: &str, id: &str, file: &str, bytes: Ve
 async fn cloud_providers_make_a_video_fitted_to_the_format_at_the_reference_prices() {
     let scratch = tempfile::tempdir().unwrap();
     let server = MockServer::start().await;
-    let plan = json!({
-        "template": "energetic_lifestyle", "duration": 15,
-        "product": {"name": "Nike sneakers", "category": "fashion"},
-        "style": {"aesthetic": "urban", "color_palette": ["#ff3b30", "#111111", "#ffd60a"],
-                  "mood": "energetic", "lighting": "neon"},
-        "beats": [
-            {"id": "dynamic_intro", "duration": 5, "prompt": "a whip pan onto the shoes"},
-            {"id": "action_montage", "duration": 5, "prompt": "fast cuts on a court"},
-            {"id": "call_to_action", "duration": 5, "prompt": "the shoes, the name"}],
-        "reasoning": {"archetype": "energy", "beats": "three"}
-    });
-    Mock::given(method("POST"))
-        .and(path("/v1/chat/completions"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
-            "choices": [{"message": {"content": plan.to_string()}}]})))
-        .mount(&server)
-        .await;
+    slate_integration_tests::planner::answer(&server, Duration::ZERO).await;
     let png = sample(
         scratch.path(),
         "still.png",
@@ -121,12 +105,7 @@ async fn cloud_providers_make_a_video_fitted_to_the_format_at_the_reference_pric
         })
     };
     let providers = Providers {
-        planner: Some(OpenAiPlanner {
-            client: reqwest::Client::new(),
-            base_url: format!("{}/v1", server.uri()),
-            model: "planner".into(),
-            api_key: Secret::new("sk-test"),
-        }),
+        planner: Some(slate_integration_tests::planner::client(&server)),
         images: cloud("stability-ai/sdxl"),
         clips: cloud("minimax/hailuo-02-fast"),
         music: cloud("meta/musicgen"),

@@ -1,0 +1,145 @@
+//! GET /api/status/{video_id}/events: Server-Sent Events. Each `status` event carries the status
+//! JSON and, as its id, the sequence number of the run's event that caused it. A stream replays the
+//! video's past changes (those after Last-Event-ID when the header is sent), then follows live ones,
+//! and closes after a terminal status.
+
+use std::time::Duration;
+
+use actix_web::{http::header, web, web::Bytes, HttpRequest, HttpResponse};
+use slate_engine::RunId;
+use tokio::sync::{broadcast::error::RecvError, mpsc};
+use uuid::Uuid;
+
+use crate::{
+    app::AppState,
+    error::ApiError,
+    eta::PhaseLengths,
+    routes::{find_video, status::VideoStatus},
+    status_changes::Tracker,
+};
+
+/// How long a stream waits for news before it reads the history anyway and sends a keep-alive.
+const QUIET: Duration = Duration::from_secs(5);
+
+pub async fn events(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    request: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let after = last_event_id(&request)?;
+    let video = find_video(&state.pool, &path).await?;
+    let (frames, body) = mpsc::channel::<Bytes>(16);
+    actix_web::rt::spawn(async move {
+        if let Err(error) = follow(&state, video.id, after, &frames).await {
+            tracing::warn!(%error, video_id = %video.id, "an events stream ended early");
+        }
+    });
+    let body = futures::stream::unfold(body, |mut body| async move {
+        body.recv()
+            .await
+            .map(|frame| (Ok::<_, std::convert::Infallible>(frame), body))
+    });
+    Ok(HttpResponse::Ok()
+        .content_type("text/event-stream")
+        .insert_header((header::CACHE_CONTROL, "no-cache"))
+        .insert_header(("X-Accel-Buffering", "no"))
+        .streaming(body))
+}
+
+/// The Last-Event-ID header: the id of the last event the client saw, 0 when absent.
+fn last_event_id(request: &HttpRequest) -> Result<i64, ApiError> {
+    let Some(value) = request.headers().get("Last-Event-ID") else {
+        return Ok(0);
+    };
+    value
+        .to_str()
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .filter(|id: &i64| *id >= 0)
+        .ok_or_else(|| {
+            ApiError::invalid(
+                "Last-Event-ID",
+                "Last-Event-ID must be an event id sent before",
+            )
+        })
+}
+
+/// Sends the video's status changes after `after` until it is finished or the client has gone.
+async fn follow(
+    state: &AppState,
+    video_id: Uuid,
+    after: i64,
+    frames: &mpsc::Sender<Bytes>,
+) -> Result<(), ApiError> {
+    let mut news = state.feed.subscribe();
+    let mut tracker = Tracker::default();
+    let mut read = None;
+    if frames
+        .send(Bytes::from_static(b"retry: 2000\n\n"))
+        .await
+        .is_err()
+    {
+        return Ok(());
+    }
+    loop {
+        let events = state.engine.events(RunId(video_id), read).await?;
+        let mut lengths = None;
+        for event in &events {
+            read = Some(event.id);
+            let Some(snapshot) = tracker.apply(event) else {
+                continue;
+            };
+            if event.id <= after {
+                continue;
+            }
+            let lengths = match &mut lengths {
+                Some(lengths) => lengths,
+                None => lengths.insert(PhaseLengths::recent(&state.pool).await?),
+            };
+            let status = VideoStatus {
+                video_id,
+                estimated_time_remaining: lengths.remaining(&snapshot.status, 0.0),
+                status: snapshot.status,
+                progress: snapshot.progress,
+                current_phase: snapshot.current_phase,
+                error: snapshot.error,
+            };
+            let data = serde_json::to_string(&status).expect("a status serializes");
+            let frame = format!("id: {}\nevent: status\ndata: {data}\n\n", event.id);
+            if frames.send(Bytes::from(frame)).await.is_err() {
+                return Ok(());
+            }
+        }
+        if tracker.current().is_some_and(|now| now.is_finished()) {
+            return Ok(());
+        }
+        if !wait_for_news(&mut news, video_id).await
+            && frames
+                .send(Bytes::from_static(b": keep-alive\n\n"))
+                .await
+                .is_err()
+        {
+            return Ok(());
+        }
+    }
+}
+
+/// Waits until the feed announces `video_id` (true) or the stream has been quiet too long (false).
+async fn wait_for_news(news: &mut tokio::sync::broadcast::Receiver<Uuid>, video_id: Uuid) -> bool {
+    let deadline = tokio::time::sleep(QUIET);
+    tokio::pin!(deadline);
+    loop {
+        tokio::select! {
+            () = &mut deadline => return false,
+            message = news.recv() => match message {
+                Ok(id) if id == video_id => return true,
+                Ok(_) => {}
+                Err(RecvError::Lagged(_)) => return true,
+                Err(RecvError::Closed) => {
+                    deadline.as_mut().await;
+                    return false;
+                }
+            },
+        }
+    }
+}

@@ -1,0 +1,50 @@
+//! A stub of an OpenAI-compatible planner: it answers every chat completion with one valid plan of a
+//! 15 s video, after a delay when a test needs to watch planning happen.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use slate_activities::providers::{openai::OpenAiPlanner, Secret};
+use wiremock::{
+    matchers::{method, path},
+    Mock, MockServer, ResponseTemplate,
+};
+
+/// A plan a model might send for "15s Nike sneakers energetic urban".
+pub fn plan() -> Value {
+    json!({
+        "template": "energetic_lifestyle", "duration": 15,
+        "product": {"name": "Nike sneakers", "category": "fashion"},
+        "style": {"aesthetic": "urban", "color_palette": ["#ff3b30", "#111111", "#ffd60a"],
+                  "mood": "energetic", "lighting": "neon"},
+        "beats": [
+            {"id": "dynamic_intro", "duration": 5, "prompt": "a whip pan onto the shoes"},
+            {"id": "action_montage", "duration": 5, "prompt": "fast cuts on a court"},
+            {"id": "call_to_action", "duration": 5, "prompt": "the shoes, the name"}],
+        "reasoning": {"archetype": "energy", "beats": "three"}
+    })
+}
+
+/// Mounts the planner on `server`; each answer leaves `delay` after its request.
+pub async fn answer(server: &MockServer, delay: Duration) {
+    let body = json!({"choices": [{"message": {"content": plan().to_string()}}]});
+    Mock::given(method("POST"))
+        .and(path("/v1/chat/completions"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(body)
+                .set_delay(delay),
+        )
+        .mount(server)
+        .await;
+}
+
+/// The planner client of `server`.
+pub fn client(server: &MockServer) -> OpenAiPlanner {
+    OpenAiPlanner {
+        client: reqwest::Client::new(),
+        base_url: format!("{}/v1", server.uri()),
+        model: "planner".into(),
+        api_key: Secret::new("sk-test"),
+    }
+}
