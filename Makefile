@@ -14,10 +14,10 @@ run: ## Start Slate (API, workers, scheduler) on http://127.0.0.1:8080 with a lo
 	@$(WITH_DB) cargo run --release -p slate-api --bin slate -- serve
 
 test: ## Run every test against a real PostgreSQL (started locally when needed)
-	@$(WITH_DB) cargo test --workspace
+	@$(WITH_DB) cargo build -p slate-api --bin slate && cargo test --workspace
 
 bench: ## Measure the engine and write docs/benchmarks.md
-	@cargo build --release -p slate-integration-tests --bins
+	@cargo build --release -p slate-integration-tests -p slate-api --bins
 	@$(WITH_DB) target/release/slate-bench --write docs/benchmarks.md
 
 db: ## Print the DATABASE_URL of the local PostgreSQL, starting it when needed

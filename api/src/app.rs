@@ -2,9 +2,12 @@
 
 use std::{net::TcpListener, path::PathBuf, time::Instant};
 
+use actix_cors::Cors;
 use actix_web::{
     dev::{Server, Service},
     error::JsonPayloadError,
+    http::header,
+    middleware::Condition,
     web, App, HttpServer,
 };
 use slate_activities::plan::Request;
@@ -28,6 +31,8 @@ pub struct Settings {
     pub max_queued: i64,
     /// The operators' bearer token; without one the admin API is off.
     pub admin_token: Option<String>,
+    /// The origins whose pages may call the API from a browser (CORS); `*` for any.
+    pub cors_origins: Vec<String>,
 }
 
 /// What every request handler shares.
@@ -71,8 +76,10 @@ impl Application {
             feed,
         });
         let media_dir = settings.media_dir.clone();
+        let origins = cors_origins(&settings.cors_origins)?;
         let server = HttpServer::new(move || {
             App::new()
+                .wrap(Condition::new(origins.is_some(), cors(origins.as_deref())))
                 .app_data(state.clone())
                 .app_data(json_config())
                 .app_data(web::QueryConfig::default().error_handler(|e, _| {
@@ -112,6 +119,62 @@ impl Application {
 
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
+    }
+}
+
+/// The configured origins, each checked and written as a browser sends it; `Some(vec![])` for any
+/// origin, `None` when CORS is off.
+fn cors_origins(configured: &[String]) -> std::io::Result<Option<Vec<String>>> {
+    let configured: Vec<&str> = configured
+        .iter()
+        .map(|o| o.trim())
+        .filter(|o| !o.is_empty())
+        .collect();
+    if configured.is_empty() {
+        return Ok(None);
+    }
+    if configured.contains(&"*") {
+        return Ok(Some(Vec::new()));
+    }
+    configured
+        .into_iter()
+        .map(|origin| {
+            url::Url::parse(origin)
+                .ok()
+                .filter(|url| matches!(url.scheme(), "http" | "https") && url.path() == "/")
+                .map(|url| url.origin().ascii_serialization())
+                .ok_or_else(|| {
+                    std::io::Error::new(
+                        std::io::ErrorKind::InvalidInput,
+                        format!("SLATE_CORS_ORIGINS: {origin:?} is not an origin like https://app.example.com"),
+                    )
+                })
+        })
+        .collect::<std::io::Result<_>>()
+        .map(Some)
+}
+
+/// Cross-origin access for `origins` (any origin when empty): the API's methods and headers, and
+/// Retry-After readable by scripts. Requests from other origins are served without CORS headers,
+/// so browsers keep them from reading the answer.
+fn cors(origins: Option<&[String]>) -> Cors {
+    let cors = Cors::default()
+        .allowed_methods(["GET", "POST"])
+        .allowed_headers([
+            header::CONTENT_TYPE,
+            header::AUTHORIZATION,
+            header::HeaderName::from_static("idempotency-key"),
+            header::HeaderName::from_static("last-event-id"),
+        ])
+        .expose_headers([header::RETRY_AFTER])
+        .max_age(3600)
+        .block_on_origin_mismatch(false);
+    match origins {
+        Some([]) => cors.allow_any_origin(),
+        Some(list) => list
+            .iter()
+            .fold(cors, |cors, origin| cors.allowed_origin(origin)),
+        None => cors,
     }
 }
 

@@ -9,6 +9,7 @@ use sqlx::{postgres::PgListener, PgPool};
 use crate::{
     error::{Error, Result},
     event::{self, Event},
+    metrics::Metrics,
     run::{self, Checkpoint, RunId, RunState, RunSummary, StartOptions, Started},
     scheduler::{Scheduler, SchedulerConfig},
     worker::{Worker, WorkerConfig},
@@ -21,6 +22,7 @@ use crate::{
 pub struct Engine {
     pub(crate) pool: PgPool,
     pub(crate) registry: Arc<Registry>,
+    pub(crate) metrics: Metrics,
 }
 
 /// Registers the workflows an [`Engine`] knows.
@@ -68,6 +70,7 @@ impl EngineBuilder {
         Engine {
             pool: self.pool,
             registry: Arc::new(self.registry),
+            metrics: Metrics::default(),
         }
     }
 }
@@ -140,6 +143,11 @@ impl Engine {
     }
 
     /// Every checkpoint of a run, live and superseded.
+    /// What this process's workers have measured.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
     pub async fn checkpoints(&self, run_id: RunId) -> Result<Vec<Checkpoint>> {
         run::checkpoints(&self.pool, run_id).await
     }

@@ -28,6 +28,7 @@ mod event;
 mod handoff;
 mod hook;
 mod liveness;
+mod metrics;
 mod retry;
 mod run;
 mod scheduler;
@@ -41,6 +42,7 @@ pub use engine::{Engine, EngineBuilder};
 pub use error::{Error, Result};
 pub use event::{Event, EventKind};
 pub use hook::{Hook, HookError, Transition, TransitionKind};
+pub use metrics::Metrics;
 pub use retry::RetryPolicy;
 pub use run::{
     start_using, Checkpoint, RunError, RunId, RunState, RunSummary, StartOptions, Started,

@@ -267,7 +267,16 @@ impl Shared {
                     since: Instant::now(),
                 },
             );
+            let began = Instant::now();
             let outcome = self.execute(&mut attempt, stop).await;
+            let workflow = attempt.workflow.name;
+            let step = attempt.step().map_or("unknown", |step| step.name);
+            self.engine.metrics.attempt_finished(
+                workflow,
+                step,
+                matches!(outcome, Outcome::Succeeded { .. }),
+                began.elapsed().as_secs_f64(),
+            );
             let (reply, answer) = oneshot::channel();
             let keep_next = self.keep_next.load(Ordering::SeqCst);
             let sent = finished.send(Finished {
@@ -281,7 +290,10 @@ impl Shared {
             }
             match answer.await {
                 Ok(HandOff::Next(next)) => attempt = next,
-                Ok(HandOff::Retrying(delay)) => return self.wake_after(delay),
+                Ok(HandOff::Retrying(delay)) => {
+                    self.engine.metrics.retry_scheduled(workflow, step);
+                    return self.wake_after(delay);
+                }
                 Ok(HandOff::Done | HandOff::Dropped) | Err(_) => return,
             }
         }

@@ -59,3 +59,22 @@ impl WorkerProcess {
         assert_eq!(sent, 0, "signal {signal} to worker {}", self.pid);
     }
 }
+
+/// The `slate` binary of this build, beside the running test or benchmark (`make test` and
+/// `make bench` build it first).
+pub fn slate_binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("the running executable");
+    let folder = exe.parent().expect("a folder");
+    let folder = if folder.ends_with("deps") {
+        folder.parent().expect("the profile's folder")
+    } else {
+        folder
+    };
+    let binary = folder.join("slate");
+    assert!(
+        binary.exists(),
+        "{} is missing: build it with `cargo build -p slate-api --bin slate`",
+        binary.display()
+    );
+    binary
+}

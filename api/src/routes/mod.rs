@@ -4,6 +4,7 @@ pub mod admin;
 pub mod events;
 pub mod generate;
 pub mod health;
+pub mod metrics;
 pub mod status;
 pub mod video;
 
@@ -15,6 +16,7 @@ pub fn configure(config: &mut web::ServiceConfig) {
     config
         .route("/healthz", web::get().to(health::healthz))
         .route("/readyz", web::get().to(health::readyz))
+        .route("/metrics", web::get().to(metrics::metrics))
         .route("/api/generate", web::post().to(generate::generate))
         .route("/api/status/{video_id}", web::get().to(status::status))
         .route(

@@ -64,6 +64,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         media_dir: media.path().to_owned(),
         max_queued: options.max_queued,
         admin_token: options.admin_token,
+        cors_origins: vec!["https://studio.example.com".into()],
     };
     let app = Application::build(settings, engine.clone(), workflow).unwrap();
     let base = format!("http://127.0.0.1:{}", app.port());

@@ -3,6 +3,7 @@
 mod harness;
 
 mod admission;
+mod cli;
 mod operator;
 mod reading;
 mod workflow;

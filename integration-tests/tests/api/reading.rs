@@ -91,3 +91,49 @@ async fn videos_are_listed_newest_first_page_by_page() {
     }
     app.finish().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cors_lets_the_configured_origin_call_the_api_and_no_other() {
+    let app = spawn_app(false).await;
+    let preflight = app
+        .http
+        .request(
+            reqwest::Method::OPTIONS,
+            format!("{}/api/generate", app.base),
+        )
+        .header("origin", "https://studio.example.com")
+        .header("access-control-request-method", "POST")
+        .header(
+            "access-control-request-headers",
+            "content-type,idempotency-key",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(preflight.status().as_u16(), 200);
+    assert_eq!(
+        preflight.headers()["access-control-allow-origin"],
+        "https://studio.example.com"
+    );
+    for (origin, allowed) in [
+        ("https://studio.example.com", true),
+        ("https://elsewhere.example.com", false),
+    ] {
+        let response = app
+            .http
+            .get(format!("{}/api/videos", app.base))
+            .header("origin", origin)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 200, "{origin}");
+        assert_eq!(
+            response
+                .headers()
+                .contains_key("access-control-allow-origin"),
+            allowed,
+            "{origin}"
+        );
+    }
+    app.finish().await;
+}

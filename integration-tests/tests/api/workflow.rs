@@ -88,7 +88,7 @@ async fn a_queued_video_can_be_cancelled() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_events_stream_follows_every_phase_in_order_then_replays_after_last_event_id() {
+async fn a_video_streams_its_phases_in_order_replays_after_last_event_id_and_counts_in_metrics() {
     let app = spawn_app(true).await;
     let id = app.generate("15s espresso machine warm morning").await;
     let live = app.events(&id, None).await;
@@ -132,6 +132,24 @@ async fn the_events_stream_follows_every_phase_in_order_then_replays_after_last_
         "the changes after Last-Event-ID"
     );
     assert_eq!(app.events(&id, Some(live[6].0)).await, []);
+
+    let metrics = app
+        .http
+        .get(format!("{}/metrics", app.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for line in [
+        r#"slate_runs{state="completed"} 1"#,
+        r#"slate_videos{status="complete"} 1"#,
+        "slate_tasks_due 0",
+        r#"slate_step_attempt_duration_seconds_count{workflow="video",step="adding_music",outcome="succeeded"} 1"#,
+    ] {
+        assert!(metrics.lines().any(|l| l == line), "{line} in {metrics}");
+    }
     app.finish().await;
 }
 

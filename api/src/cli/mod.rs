@@ -1,0 +1,66 @@
+//! The commands of `slate`: the server's (serve, worker, migrate) and the client's (generate,
+//! status, replay).
+
+use clap::{Parser, Subcommand};
+
+use crate::telemetry::LogFormat;
+
+mod client;
+mod providers;
+mod server;
+
+use client::{GenerateArgs, ReplayArgs, StatusArgs};
+use server::{DatabaseArgs, ServeArgs, WorkerArgs};
+
+#[derive(Parser)]
+#[command(
+    name = "slate",
+    version,
+    about = "Durable video generation on PostgreSQL"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+    /// Log lines as text or JSON.
+    #[arg(
+        long,
+        env = "SLATE_LOG_FORMAT",
+        value_enum,
+        default_value = "text",
+        global = true
+    )]
+    pub log_format: LogFormat,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the HTTP API, workers and the scheduler until SIGTERM or ctrl-c.
+    Serve(Box<ServeArgs>),
+    /// Run workers and the scheduler until SIGTERM or ctrl-c.
+    Worker(Box<WorkerArgs>),
+    /// Apply the database migrations and exit.
+    Migrate(DatabaseArgs),
+    /// Ask a running Slate for a video; with --wait, follow it and download it.
+    Generate(GenerateArgs),
+    /// Print where a video stands.
+    Status(StatusArgs),
+    /// Replay a run from a phase (operators; needs SLATE_ADMIN_TOKEN).
+    Replay(ReplayArgs),
+}
+
+impl Cli {
+    pub async fn run(self) -> anyhow::Result<()> {
+        match self.command {
+            Command::Serve(args) => server::serve(*args).await,
+            Command::Worker(args) => server::worker(*args).await,
+            Command::Generate(args) => client::generate(args).await,
+            Command::Status(args) => client::status(args).await,
+            Command::Replay(args) => client::replay(args).await,
+            Command::Migrate(args) => {
+                server::connect(&args, &[]).await?;
+                tracing::info!("migrations applied");
+                Ok(())
+            }
+        }
+    }
+}

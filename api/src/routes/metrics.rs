@@ -1,0 +1,99 @@
+//! GET /metrics: Prometheus text. The whole database's figures (runs and videos by status, the
+//! queue's depth and its oldest due task, live workers), read at scrape time, and what this
+//! process's workers measured (step attempt durations, retries).
+
+use actix_web::{web, HttpResponse};
+use prometheus_client::{
+    encoding::text::encode,
+    metrics::{family::Family, gauge::Gauge},
+    registry::{Registry, Unit},
+};
+
+use crate::{app::AppState, error::ApiError};
+
+type ByStatus = Family<Vec<(&'static str, String)>, Gauge>;
+
+pub async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let mut registry = Registry::default();
+    state.engine.metrics().register(&mut registry);
+    database(&state, &mut registry).await?;
+    let mut text = String::new();
+    encode(&mut text, &registry).expect("writing to a String cannot fail");
+    Ok(HttpResponse::Ok()
+        .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
+        .body(text))
+}
+
+async fn database(state: &AppState, registry: &mut Registry) -> Result<(), ApiError> {
+    let counts = |sql: &'static str| async move {
+        sqlx::query_as::<_, (String, i64)>(sql)
+            .fetch_all(&state.pool)
+            .await
+    };
+    let runs = by_status(
+        "state",
+        counts(
+            "SELECT s::text, count(r.id) FROM unnest(enum_range(NULL::run_state)) s
+             LEFT JOIN runs r ON r.state = s GROUP BY s",
+        )
+        .await?,
+    );
+    registry.register("slate_runs", "Runs by state", runs);
+    let videos = by_status(
+        "status",
+        counts(
+            "SELECT s::text, count(v.id) FROM unnest(enum_range(NULL::video_status)) s
+             LEFT JOIN videos v ON v.status = s GROUP BY s",
+        )
+        .await?,
+    );
+    registry.register("slate_videos", "Videos by status", videos);
+
+    let (due, leased, oldest, workers): (i64, i64, f64, i64) = sqlx::query_as(
+        "SELECT count(*) FILTER (WHERE lease_owner IS NULL AND run_at <= now()),
+                count(*) FILTER (WHERE lease_owner IS NOT NULL),
+                coalesce(extract(epoch FROM now() - min(run_at)
+                         FILTER (WHERE lease_owner IS NULL AND run_at <= now())), 0)::float8,
+                (SELECT count(*) FROM workers WHERE state = 'active')
+         FROM tasks",
+    )
+    .fetch_one(&state.pool)
+    .await?;
+    let gauge = |value: i64| {
+        let gauge = Gauge::<i64>::default();
+        gauge.set(value);
+        gauge
+    };
+    registry.register(
+        "slate_tasks_due",
+        "Steps due to run that no worker has claimed yet (the queue's depth)",
+        gauge(due),
+    );
+    registry.register(
+        "slate_tasks_leased",
+        "Steps leased to a worker",
+        gauge(leased),
+    );
+    let age = Gauge::<f64, std::sync::atomic::AtomicU64>::default();
+    age.set(oldest);
+    registry.register_with_unit(
+        "slate_oldest_due_task_age",
+        "How long the oldest unclaimed due step has waited",
+        Unit::Seconds,
+        age,
+    );
+    registry.register(
+        "slate_workers_active",
+        "Registered live workers",
+        gauge(workers),
+    );
+    Ok(())
+}
+
+fn by_status(label: &'static str, counts: Vec<(String, i64)>) -> ByStatus {
+    let family = ByStatus::default();
+    for (status, count) in counts {
+        family.get_or_create(&vec![(label, status)]).set(count);
+    }
+    family
+}

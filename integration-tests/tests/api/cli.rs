@@ -1,0 +1,87 @@
+use std::{path::Path, process::Output, time::Duration};
+
+use slate_integration_tests::{process::slate_binary, wait};
+
+use crate::harness::{spawn_app, TestApp, ADMIN_TOKEN};
+
+async fn slate(app: &TestApp, args: &[&str]) -> Output {
+    let run = tokio::process::Command::new(slate_binary())
+        .args(args)
+        .env("SLATE_URL", &app.base)
+        .env("SLATE_ADMIN_TOKEN", ADMIN_TOKEN)
+        .kill_on_drop(true)
+        .output();
+    tokio::time::timeout(Duration::from_secs(300), run)
+        .await
+        .expect("slate returns within 5 minutes")
+        .unwrap()
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slate_generate_waits_and_saves_the_video_then_status_and_replay_work_on_it() {
+    let app = spawn_app(true).await;
+    let saved = app.media.path().join("cli.mp4");
+    let saved_arg = saved.to_str().unwrap();
+    let generate = slate(
+        &app,
+        &[
+            "generate",
+            "a leather wallet, calm and premium",
+            "--duration",
+            "15",
+            "--creativity",
+            "0.3",
+            "--wait",
+            "--output",
+            saved_arg,
+        ],
+    )
+    .await;
+    assert!(generate.status.success(), "{generate:?}");
+    let printed = stdout(&generate);
+    assert!(printed.starts_with(saved_arg), "{printed}");
+    assert!(printed.contains("15 s video, $0.00"), "{printed}");
+    assert!(Path::new(&saved).metadata().unwrap().len() > 10_000);
+
+    let (_, listed) = app.get("/api/videos").await;
+    let id = listed["videos"][0]["video_id"].as_str().unwrap().to_owned();
+    let status = slate(&app, &["status", &id]).await;
+    assert!(stdout(&status).contains("status: complete"), "{status:?}");
+
+    let replay = slate(&app, &["replay", &id, "--from", "adding_music"]).await;
+    assert!(replay.status.success(), "{replay:?}");
+    assert!(stdout(&replay).contains("replays from adding_music"));
+    wait::until(
+        "the replay to complete",
+        Duration::from_secs(120),
+        || async {
+            let history: serde_json::Value = app
+                .http
+                .get(format!("{}/api/admin/runs/{id}", app.base))
+                .bearer_auth(ADMIN_TOKEN)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            (history["state"] == "completed" && history["generation"] == 1).then_some(())
+        },
+    )
+    .await;
+    app.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slate_generate_reports_a_bad_request_and_exits_with_failure() {
+    let app = spawn_app(false).await;
+    let refused = slate(&app, &["generate", "  ", "--duration", "7"]).await;
+    assert!(!refused.status.success());
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(said.contains("422") && said.contains("prompt"), "{said}");
+    app.finish().await;
+}
