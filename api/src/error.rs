@@ -5,7 +5,25 @@ use actix_web::{
     http::{header, StatusCode},
     HttpResponse, ResponseError,
 };
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// The body of every error response.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// Stable and machine-readable, for example `invalid_field` or `not_found`.
+    pub code: &'static str,
+    /// What is wrong, for people.
+    pub message: String,
+    /// The one field at fault, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<&'static str>,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -93,13 +111,17 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        let mut error = json!({"code": self.code(), "message": self.to_string()});
-        if let Self::Invalid {
-            field: Some(field), ..
-        } = self
-        {
-            error["field"] = json!(field);
-        }
+        let field = match self {
+            Self::Invalid { field, .. } => *field,
+            _ => None,
+        };
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: self.code(),
+                message: self.to_string(),
+                field,
+            },
+        };
         let mut response = HttpResponse::build(self.status_code());
         match self {
             Self::Busy { retry_after_secs } => {
@@ -113,6 +135,6 @@ impl ResponseError for ApiError {
             }
             _ => {}
         }
-        response.json(json!({ "error": error }))
+        response.json(body)
     }
 }

@@ -5,6 +5,7 @@ pub mod app;
 pub mod error;
 pub mod eta;
 pub mod feed;
+pub mod openapi;
 pub mod routes;
 pub mod status_changes;
 pub mod videos;

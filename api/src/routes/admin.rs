@@ -2,12 +2,19 @@
 //! (compared in constant time). Without a configured token it does not exist (404).
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use serde::Deserialize;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 use serde_json::json;
-use slate_engine::{RunId, RunState};
+use slate_engine::{Event, RunError, RunId, RunState, RunSummary};
 use subtle::ConstantTimeEq;
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
 
-use crate::{app::AppState, error::ApiError, routes::video_id};
+use crate::{
+    app::AppState,
+    error::{ApiError, ErrorBody},
+    routes::video_id,
+};
 
 pub fn configure(config: &mut web::ServiceConfig) {
     config
@@ -35,12 +42,80 @@ fn authorize(state: &AppState, request: &HttpRequest) -> Result<(), ApiError> {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 pub struct RunsQuery {
+    /// running, completed, failed or cancelled; every run when unset.
     status: Option<String>,
 }
 
-async fn runs(
+/// A run as the operators' list shows it.
+#[derive(Serialize, ToSchema)]
+pub struct RunRow {
+    pub run_id: Uuid,
+    pub workflow: String,
+    /// running, completed, failed or cancelled.
+    #[schema(value_type = String)]
+    pub state: RunState,
+    /// The failed step, its error code and message, and its attempts.
+    #[schema(value_type = Option<Object>)]
+    pub error: Option<RunError>,
+    pub cost_usd: f64,
+    pub created_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+impl From<&RunSummary> for RunRow {
+    fn from(run: &RunSummary) -> Self {
+        Self {
+            run_id: run.id.0,
+            workflow: run.workflow.clone(),
+            state: run.state,
+            error: run.error.clone(),
+            cost_usd: run.cost_usd,
+            created_at: run.created_at,
+            finished_at: run.finished_at,
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RunList {
+    /// The newest 100.
+    pub runs: Vec<RunRow>,
+}
+
+/// A checkpoint of a run, live or superseded by a replay.
+#[derive(Serialize, ToSchema)]
+pub struct CheckpointRow {
+    pub step: String,
+    pub generation: i32,
+    pub attempt: i32,
+    pub cost_usd: f64,
+    pub started_at: DateTime<Utc>,
+    pub completed_at: DateTime<Utc>,
+    pub superseded_at: Option<DateTime<Utc>>,
+}
+
+/// Everything that happened to a run.
+#[derive(Serialize, ToSchema)]
+pub struct RunHistory {
+    #[serde(flatten)]
+    pub run: RunRow,
+    /// How many times the run was replayed.
+    pub generation: i32,
+    pub checkpoints: Vec<CheckpointRow>,
+    /// Every event, oldest first: id, kind, step, attempt, worker_id, detail, at.
+    #[schema(value_type = Vec<Object>)]
+    pub events: Vec<Event>,
+}
+
+#[utoipa::path(get, path = "/api/admin/runs", tag = "operators", params(RunsQuery),
+    security(("bearer" = [])),
+    responses((status = 200, body = RunList),
+        (status = 401, description = "No token or a wrong one", body = ErrorBody),
+        (status = 404, description = "The admin API is off", body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
+pub async fn runs(
     state: web::Data<AppState>,
     request: HttpRequest,
     query: web::Query<RunsQuery>,
@@ -56,19 +131,19 @@ async fn runs(
         })?),
     };
     let runs = state.engine.runs(wanted, 100).await?;
-    let runs: Vec<_> = runs
-        .iter()
-        .map(|r| {
-            json!({"run_id": r.id, "workflow": r.workflow, "state": r.state, "error": r.error,
-                   "cost_usd": r.cost_usd, "created_at": r.created_at, "finished_at": r.finished_at})
-        })
-        .collect();
-    Ok(HttpResponse::Ok().json(json!({ "runs": runs })))
+    Ok(HttpResponse::Ok().json(RunList {
+        runs: runs.iter().map(RunRow::from).collect(),
+    }))
 }
 
 /// Everything that happened to a run: its events, its checkpoints (superseded ones too) with
 /// their attempts and costs, and its error.
-async fn history(
+#[utoipa::path(get, path = "/api/admin/runs/{run_id}", tag = "operators",
+    params(("run_id" = String, Path, description = "The run's id (the video's)")),
+    security(("bearer" = [])),
+    responses((status = 200, body = RunHistory),
+        (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn history(
     state: web::Data<AppState>,
     request: HttpRequest,
     path: web::Path<String>,
@@ -80,32 +155,51 @@ async fn history(
         .run(id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("run {id}")))?;
-    let checkpoints: Vec<_> = state
+    let checkpoints = state
         .engine
         .checkpoints(id)
         .await?
-        .iter()
-        .map(|c| {
-            json!({"step": c.step, "generation": c.generation, "attempt": c.attempt,
-                   "cost_usd": c.cost_usd, "started_at": c.started_at,
-                   "completed_at": c.completed_at, "superseded_at": c.superseded_at})
+        .into_iter()
+        .map(|c| CheckpointRow {
+            step: c.step,
+            generation: c.generation,
+            attempt: c.attempt,
+            cost_usd: c.cost_usd,
+            started_at: c.started_at,
+            completed_at: c.completed_at,
+            superseded_at: c.superseded_at,
         })
         .collect();
     let events = state.engine.events(id, None).await?;
-    Ok(HttpResponse::Ok().json(json!({
-        "run_id": run.id, "workflow": run.workflow, "state": run.state,
-        "generation": run.generation, "error": run.error, "cost_usd": run.cost_usd,
-        "created_at": run.created_at, "finished_at": run.finished_at,
-        "checkpoints": checkpoints, "events": events,
-    })))
+    Ok(HttpResponse::Ok().json(RunHistory {
+        run: RunRow::from(&run),
+        generation: run.generation,
+        checkpoints,
+        events,
+    }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct ReplayBody {
+    /// The phase to run again from: planning, storyboarding, generating_chunks, stitching or
+    /// adding_music.
     from_phase: Option<String>,
 }
 
-async fn replay(
+#[derive(Serialize, ToSchema)]
+pub struct Replayed {
+    pub run_id: Uuid,
+    pub replayed_from: String,
+}
+
+#[utoipa::path(post, path = "/api/admin/runs/{run_id}/replay", tag = "operators",
+    params(("run_id" = String, Path, description = "The run's id (the video's)")),
+    request_body = ReplayBody, security(("bearer" = [])),
+    responses((status = 200, body = Replayed),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, description = "The run is running",
+        body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn replay(
     state: web::Data<AppState>,
     request: HttpRequest,
     path: web::Path<String>,
@@ -125,10 +219,26 @@ async fn replay(
             )
         })?;
     state.engine.replay(id, phase).await?;
-    Ok(HttpResponse::Ok().json(json!({"run_id": id, "replayed_from": phase})))
+    Ok(HttpResponse::Ok().json(Replayed {
+        run_id: id.0,
+        replayed_from: phase.to_owned(),
+    }))
 }
 
-async fn cancel(
+#[derive(Serialize, ToSchema)]
+pub struct RunCancelled {
+    pub run_id: Uuid,
+    /// Always `cancelled`.
+    pub state: &'static str,
+}
+
+#[utoipa::path(post, path = "/api/admin/runs/{run_id}/cancel", tag = "operators",
+    params(("run_id" = String, Path, description = "The run's id (the video's)")),
+    security(("bearer" = [])),
+    responses((status = 200, body = RunCancelled),
+        (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, description = "The run is finished", body = ErrorBody)))]
+pub async fn cancel(
     state: web::Data<AppState>,
     request: HttpRequest,
     path: web::Path<String>,
@@ -136,5 +246,8 @@ async fn cancel(
     authorize(&state, &request)?;
     let id = RunId(video_id(&path)?);
     state.engine.cancel(id).await?;
-    Ok(HttpResponse::Ok().json(json!({"run_id": id, "state": "cancelled"})))
+    Ok(HttpResponse::Ok().json(RunCancelled {
+        run_id: id.0,
+        state: "cancelled",
+    }))
 }

@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use crate::{
     app::AppState,
-    error::ApiError,
+    error::{ApiError, ErrorBody},
     eta::PhaseLengths,
     routes::{find_video, status::VideoStatus},
     status_changes::Tracker,
@@ -21,6 +21,12 @@ use crate::{
 /// How long a stream waits for news before it reads the history anyway and sends a keep-alive.
 const QUIET: Duration = Duration::from_secs(5);
 
+#[utoipa::path(get, path = "/api/status/{video_id}/events", tag = "videos",
+    params(("video_id" = String, Path, description = "The video's id"),
+        ("Last-Event-ID" = Option<i64>, Header, description = "Replay only the changes after this one")),
+    responses((status = 200, content_type = "text/event-stream", body = String,
+        description = "`status` events, each with the status JSON as data"),
+        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn events(
     state: web::Data<AppState>,
     path: web::Path<String>,

@@ -2,15 +2,65 @@
 //! task in one transaction. An Idempotency-Key makes a repeated request return the first answer.
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 use slate_activities::{archetypes, plan::Request, projection, spec::valid_duration};
 use slate_engine::{RunId, StartOptions};
 
-use crate::{app::AppState, error::ApiError, videos};
+use serde::Serialize;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::{
+    app::AppState,
+    error::{ApiError, ErrorBody},
+    videos,
+};
 
 const MAX_PROMPT_CHARS: usize = 1000;
 const MAX_KEY_CHARS: usize = 200;
 
+/// What POST /api/generate accepts. The handler reads the body field by field, so that each
+/// fault is named; this type documents it.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct GenerateRequest {
+    /// What the advertisement is about; at most 1000 characters, not blank.
+    prompt: String,
+    /// From 0.0 (the archetype's template as it is) to 1.0 (free variation); 0.5 when unset.
+    #[schema(minimum = 0.0, maximum = 1.0)]
+    creativity_level: Option<f64>,
+    /// Seconds, a multiple of 5 from 5 to 60; read from the prompt when unset.
+    #[schema(minimum = 5, maximum = 60, multiple_of = 5)]
+    duration: Option<u32>,
+    /// energetic_lifestyle, luxury_showcase, minimalist_reveal, emotional_storytelling or
+    /// feature_demo; chosen from the prompt when unset.
+    archetype: Option<String>,
+    /// The same prompt, creativity and seed give the same plan.
+    seed: Option<u64>,
+    /// The most the video may cost, in USD; $0.50 per 30 s when unset.
+    #[schema(exclusive_minimum = 0.0)]
+    max_cost_usd: Option<f64>,
+}
+
+/// The answer to an admission.
+#[derive(Serialize, ToSchema)]
+pub struct Admitted {
+    pub video_id: Uuid,
+    /// Always `queued`.
+    pub status: &'static str,
+    pub message: &'static str,
+}
+
+#[utoipa::path(post, path = "/api/generate", tag = "videos", request_body = GenerateRequest,
+    params(("Idempotency-Key" = Option<String>, Header,
+        description = "The same key with the same body returns the first answer")),
+    responses((status = 200, body = Admitted),
+        (status = 400, description = "The body is not JSON", body = ErrorBody),
+        (status = 413, description = "The body is over 64 KiB", body = ErrorBody),
+        (status = 422, description = "A field is missing or invalid", body = ErrorBody),
+        (status = 429, description = "Too many videos are queued (see Retry-After)",
+            body = ErrorBody),
+        (status = 503, description = "The database is unreachable", body = ErrorBody)))]
 pub async fn generate(
     state: web::Data<AppState>,
     http: HttpRequest,
@@ -36,11 +86,11 @@ pub async fn generate(
         tx.rollback().await?;
         same_request_or_refuse(&state, started.run_id, &request).await?;
     }
-    Ok(HttpResponse::Ok().json(json!({
-        "video_id": started.run_id,
-        "status": "queued",
-        "message": "Video generation started",
-    })))
+    Ok(HttpResponse::Ok().json(Admitted {
+        video_id: started.run_id.0,
+        status: "queued",
+        message: "Video generation started",
+    }))
 }
 
 /// A repeated key must come with the same request.

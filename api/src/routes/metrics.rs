@@ -13,6 +13,8 @@ use crate::{app::AppState, error::ApiError};
 
 type ByStatus = Family<Vec<(&'static str, String)>, Gauge>;
 
+#[utoipa::path(get, path = "/metrics", tag = "health",
+    responses((status = 200, content_type = "application/openmetrics-text", body = String)))]
 pub async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let mut registry = Registry::default();
     state.engine.metrics().register(&mut registry);

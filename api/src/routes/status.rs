@@ -6,13 +6,13 @@ use uuid::Uuid;
 
 use crate::{
     app::AppState,
-    error::ApiError,
+    error::{ApiError, ErrorBody},
     eta::{self, PhaseLengths},
     routes::find_video,
 };
 
 /// The status of a video, as GET /api/status and the events stream show it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct VideoStatus {
     pub video_id: Uuid,
     pub status: String,
@@ -23,6 +23,9 @@ pub struct VideoStatus {
     pub error: Option<String>,
 }
 
+#[utoipa::path(get, path = "/api/status/{video_id}", tag = "videos", params(("video_id" = String, Path, description = "The video's id")),
+    responses((status = 200, body = VideoStatus),
+        (status = 404, description = "Unknown or malformed id", body = ErrorBody)))]
 pub async fn status(
     state: web::Data<AppState>,
     path: web::Path<String>,

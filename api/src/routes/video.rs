@@ -2,14 +2,15 @@
 
 use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Utc};
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use slate_engine::RunId;
+use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::{
     app::AppState,
-    error::ApiError,
+    error::{ApiError, ErrorBody},
     routes::{find_video, video_id},
     videos::{self, MediaUrls, Video},
 };
@@ -26,55 +27,105 @@ const STATUSES: [&str; 9] = [
     "cancelled",
 ];
 
+#[utoipa::path(get, path = "/api/video/{video_id}", tag = "videos", params(("video_id" = String, Path, description = "The video's id")),
+    responses((status = 200, body = VideoView), (status = 404, body = ErrorBody)))]
 pub async fn video(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let video = find_video(&state.pool, &path).await?;
-    Ok(HttpResponse::Ok().json(describe(&video, &state.urls)))
+    Ok(HttpResponse::Ok().json(VideoView::new(&video, &state.urls)))
 }
 
 /// Everything about a video, its media as absolute URLs.
-pub fn describe(video: &Video, urls: &MediaUrls) -> Value {
-    let complete = video.status == "complete";
-    let finished_at = video.completed_at.unwrap_or_else(Utc::now);
-    let num_beats = video
-        .spec
-        .as_ref()
-        .and_then(|s| s["beats"].as_array())
-        .map(Vec::len);
-    let num_chunks = video
-        .spec
-        .as_ref()
-        .and_then(|s| s["duration"].as_u64())
-        .map(|d| d / 5);
-    json!({
-        "video_id": video.id,
-        "status": video.status,
-        "prompt": video.request["prompt"],
-        "final_video_url": video.final_key.as_deref().filter(|_| complete).map(|k| urls.url(k)),
-        "cost_usd": video.cost_usd(),
-        "cost_breakdown": video.cost_breakdown,
-        "generation_time_seconds": (finished_at - video.created_at).num_milliseconds() as f64 / 1000.0,
-        "created_at": video.created_at,
-        "completed_at": video.completed_at,
-        "spec": video.spec,
-        "storyboard_images": video.storyboard_keys.iter().map(|k| urls.url(k)).collect::<Vec<_>>(),
-        "chunk_urls": video.chunk_keys.iter().map(|k| urls.url(k)).collect::<Vec<_>>(),
-        "stitched_url": video.stitched_key.as_deref().map(|k| urls.url(k)),
-        "num_beats": num_beats,
-        "num_chunks": num_chunks,
-        "error": video.error,
-    })
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VideoView {
+    pub video_id: Uuid,
+    /// queued, planning, storyboarding, generating_chunks, stitching, adding_music, complete,
+    /// failed or cancelled.
+    pub status: String,
+    pub prompt: Value,
+    /// The MP4, once the video is complete.
+    pub final_video_url: Option<String>,
+    /// The sum of `cost_breakdown`.
+    pub cost_usd: f64,
+    /// USD per phase.
+    #[schema(value_type = std::collections::HashMap<String, f64>)]
+    pub cost_breakdown: Value,
+    /// From admission to completion (or to now while the video is made).
+    pub generation_time_seconds: f64,
+    pub created_at: DateTime<Utc>,
+    pub completed_at: Option<DateTime<Utc>>,
+    /// The plan: archetype, product, style and beats.
+    #[schema(value_type = Option<Object>)]
+    pub spec: Option<Value>,
+    pub storyboard_images: Vec<String>,
+    pub chunk_urls: Vec<String>,
+    pub stitched_url: Option<String>,
+    pub num_beats: Option<usize>,
+    pub num_chunks: Option<u64>,
+    pub error: Option<String>,
 }
 
-#[derive(Deserialize)]
+impl VideoView {
+    pub fn new(video: &Video, urls: &MediaUrls) -> Self {
+        let complete = video.status == "complete";
+        let finished_at = video.completed_at.unwrap_or_else(Utc::now);
+        let spec = video.spec.as_ref();
+        Self {
+            video_id: video.id,
+            status: video.status.clone(),
+            prompt: video.request["prompt"].clone(),
+            final_video_url: video
+                .final_key
+                .as_deref()
+                .filter(|_| complete)
+                .map(|k| urls.url(k)),
+            cost_usd: video.cost_usd(),
+            cost_breakdown: video.cost_breakdown.clone(),
+            generation_time_seconds: (finished_at - video.created_at).num_milliseconds() as f64
+                / 1000.0,
+            created_at: video.created_at,
+            completed_at: video.completed_at,
+            spec: video.spec.clone(),
+            storyboard_images: video.storyboard_keys.iter().map(|k| urls.url(k)).collect(),
+            chunk_urls: video.chunk_keys.iter().map(|k| urls.url(k)).collect(),
+            stitched_url: video.stitched_key.as_deref().map(|k| urls.url(k)),
+            num_beats: spec.and_then(|s| s["beats"].as_array()).map(Vec::len),
+            num_chunks: spec.and_then(|s| s["duration"].as_u64()).map(|d| d / 5),
+            error: video.error.clone(),
+        }
+    }
+}
+
+/// A page of videos, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VideoPage {
+    pub videos: Vec<VideoView>,
+    /// Pass it as `cursor` for the next page; null on the last one.
+    pub next_cursor: Option<String>,
+}
+
+/// The answer to a cancel.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VideoCancelled {
+    pub video_id: Uuid,
+    /// Always `cancelled`.
+    pub status: &'static str,
+}
+
+#[derive(Deserialize, IntoParams)]
 pub struct ListQuery {
+    /// Only videos with this status.
     status: Option<String>,
+    /// From 1 to 100; 20 when unset.
     limit: Option<String>,
+    /// The `next_cursor` of the page before.
     cursor: Option<String>,
 }
 
+#[utoipa::path(get, path = "/api/videos", tag = "videos", params(ListQuery),
+    responses((status = 200, body = VideoPage), (status = 422, body = ErrorBody)))]
 pub async fn list(
     state: web::Data<AppState>,
     query: web::Query<ListQuery>,
@@ -108,8 +159,14 @@ pub async fn list(
     let next_cursor = (page.len() as i64 == limit)
         .then(|| page.last().map(|v| encode_cursor(v.created_at, v.id)))
         .flatten();
-    let items: Vec<Value> = page.iter().map(|v| describe(v, &state.urls)).collect();
-    Ok(HttpResponse::Ok().json(json!({"videos": items, "next_cursor": next_cursor})))
+    let videos = page
+        .iter()
+        .map(|v| VideoView::new(v, &state.urls))
+        .collect();
+    Ok(HttpResponse::Ok().json(VideoPage {
+        videos,
+        next_cursor,
+    }))
 }
 
 fn encode_cursor(at: DateTime<Utc>, id: Uuid) -> String {
@@ -127,13 +184,19 @@ fn decode_cursor(cursor: &str) -> Result<(DateTime<Utc>, Uuid), ApiError> {
     Ok((at, Uuid::parse_str(id).map_err(|_| bad())?))
 }
 
+#[utoipa::path(post, path = "/api/video/{video_id}/cancel", tag = "videos", params(("video_id" = String, Path, description = "The video's id")),
+    responses((status = 200, body = VideoCancelled), (status = 404, body = ErrorBody),
+        (status = 409, description = "The video is finished", body = ErrorBody)))]
 pub async fn cancel(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = video_id(&path)?;
     state.engine.cancel(RunId(id)).await?;
-    Ok(HttpResponse::Ok().json(json!({"video_id": id, "status": "cancelled"})))
+    Ok(HttpResponse::Ok().json(VideoCancelled {
+        video_id: id,
+        status: "cancelled",
+    }))
 }
 
 #[cfg(test)]

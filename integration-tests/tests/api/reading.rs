@@ -137,3 +137,33 @@ async fn cors_lets_the_configured_origin_call_the_api_and_no_other() {
     }
     app.finish().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_openapi_document_describes_every_route_and_the_error_body() {
+    let app = spawn_app(false).await;
+    let (status, document) = app.get("/api/openapi.json").await;
+    assert_eq!(status, 200);
+    assert!(document["openapi"].as_str().unwrap().starts_with("3."));
+    let paths = document["paths"].as_object().unwrap();
+    for (path, verb) in [
+        ("/api/generate", "post"),
+        ("/api/status/{video_id}", "get"),
+        ("/api/status/{video_id}/events", "get"),
+        ("/api/video/{video_id}", "get"),
+        ("/api/video/{video_id}/cancel", "post"),
+        ("/api/videos", "get"),
+        ("/api/admin/runs", "get"),
+        ("/api/admin/runs/{run_id}", "get"),
+        ("/api/admin/runs/{run_id}/replay", "post"),
+        ("/api/admin/runs/{run_id}/cancel", "post"),
+        ("/healthz", "get"),
+        ("/readyz", "get"),
+        ("/metrics", "get"),
+    ] {
+        assert!(paths[path][verb].is_object(), "{verb} {path}");
+    }
+    let error = &document["components"]["schemas"]["ErrorDetail"]["properties"];
+    assert!(error["code"].is_object() && error["message"].is_object());
+    assert!(document["components"]["securitySchemes"]["bearer"].is_object());
+    app.finish().await;
+}
