@@ -1,9 +1,9 @@
 # Slate's commands. `make help` lists them.
 SHELL := bash
 .DEFAULT_GOAL := help
-# Installs the pipeline's tools when missing, and sets DATABASE_URL for the recipe: the one given
-# when it answers, else a project-local cluster.
-WITH_DB = scripts/install-tools.sh || exit 1; url=$$(scripts/local-postgres.sh url) || exit 1; export DATABASE_URL=$$url;
+# Installs the pipeline's tools when missing (for `make test` the browser too), and sets DATABASE_URL
+# for the recipe: the one given when it answers, else a project-local cluster.
+WITH_DB = scripts/install-tools.sh $(TOOLS) || exit 1; url=$$(scripts/local-postgres.sh url) || exit 1; export DATABASE_URL=$$url;
 
 .PHONY: help run test bench db db-stop
 
@@ -13,6 +13,7 @@ help: ## List the commands
 run: ## Start Slate (API, workers, scheduler) on http://127.0.0.1:8080 with a local PostgreSQL
 	@$(WITH_DB) cargo run --release -p slate-api --bin slate -- serve
 
+test: TOOLS = test
 test: ## Run every test against a real PostgreSQL (started locally when needed)
 	@$(WITH_DB) cargo build -p slate-api --bin slate && cargo test --workspace
 

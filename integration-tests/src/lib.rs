@@ -2,7 +2,9 @@
 //! workflow whose steps record each execution, worker processes to kill and pause, and waiting
 //! on conditions with a deadline.
 
+pub mod app;
 pub mod database;
+pub mod music;
 pub mod planner;
 pub mod predictions;
 pub mod probe;

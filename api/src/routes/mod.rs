@@ -5,6 +5,7 @@ pub mod events;
 pub mod generate;
 pub mod health;
 pub mod metrics;
+pub mod pages;
 pub mod status;
 pub mod video;
 
@@ -14,6 +15,8 @@ use crate::error::ApiError;
 
 pub fn configure(config: &mut web::ServiceConfig) {
     config
+        .route("/", web::get().to(pages::index))
+        .route("/admin", web::get().to(pages::admin))
         .route("/healthz", web::get().to(health::healthz))
         .route("/readyz", web::get().to(health::readyz))
         .route("/metrics", web::get().to(metrics::metrics))

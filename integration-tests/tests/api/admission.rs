@@ -1,6 +1,6 @@
 use serde_json::{json, Value};
 
-use crate::harness::{spawn_app, spawn_app_with, Options};
+use slate_integration_tests::app::{spawn_app, spawn_app_with, Options};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn generate_queues_a_video_and_accepts_creativity_zero() {

@@ -2,7 +2,7 @@ use std::{path::Path, process::Output, time::Duration};
 
 use slate_integration_tests::{process::slate_binary, wait};
 
-use crate::harness::{spawn_app, TestApp, ADMIN_TOKEN};
+use slate_integration_tests::app::{spawn_app, TestApp, ADMIN_TOKEN};
 
 async fn slate(app: &TestApp, args: &[&str]) -> Output {
     let run = tokio::process::Command::new(slate_binary())

@@ -1,7 +1,5 @@
 //! The HTTP facade, spawned on port 0 against a database of its own, called over real HTTP.
 
-mod harness;
-
 mod admission;
 mod cli;
 mod operator;

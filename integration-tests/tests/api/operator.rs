@@ -1,80 +1,7 @@
-use std::time::Duration;
-
 use serde_json::{json, Value};
-use slate_activities::{
-    pipeline::{CloudModel, Providers},
-    providers::{replicate::Replicate, Secret},
-};
-use slate_integration_tests::wait;
-use wiremock::{
-    matchers::{method, path},
-    Mock, MockServer, ResponseTemplate,
-};
+use wiremock::MockServer;
 
-use crate::harness::{spawn_app, spawn_app_with, Options, TestApp, ADMIN_TOKEN};
-
-/// A music model that refuses its first request and then writes a track.
-async fn flaky_music(server: &MockServer) -> Providers {
-    let track = tempfile::NamedTempFile::new().unwrap();
-    let made = tokio::process::Command::new("ffmpeg")
-        .args([
-            "-v",
-            "error",
-            "-y",
-            "-f",
-            "lavfi",
-            "-i",
-            "sine=f=220:d=20",
-            "-f",
-            "wav",
-        ])
-        .arg(track.path())
-        .status()
-        .await
-        .unwrap();
-    assert!(made.success());
-    let prediction = json!({"id": "mus", "status": "succeeded",
-                            "output": format!("{}/files/track.wav", server.uri())});
-    let create = || path("/v1/models/meta/musicgen/predictions");
-    Mock::given(method("POST"))
-        .and(create())
-        .respond_with(ResponseTemplate::new(422).set_body_string("duration too long"))
-        .up_to_n_times(1)
-        .mount(server)
-        .await;
-    Mock::given(method("POST"))
-        .and(create())
-        .respond_with(ResponseTemplate::new(201).set_body_json(&prediction))
-        .mount(server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path("/v1/predictions/mus"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(&prediction))
-        .mount(server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path("/files/track.wav"))
-        .respond_with(
-            ResponseTemplate::new(200).set_body_bytes(std::fs::read(track.path()).unwrap()),
-        )
-        .mount(server)
-        .await;
-    let api = Replicate {
-        client: reqwest::Client::new(),
-        base_url: server.uri(),
-        token: Secret::new("r8"),
-        deadline: Duration::from_secs(30),
-        poll_from: Duration::from_millis(20),
-        poll_to: Duration::from_millis(100),
-    };
-    Providers {
-        music: Some(CloudModel {
-            api,
-            model: "meta/musicgen".into(),
-        }),
-        ..Providers::default()
-    }
-}
+use slate_integration_tests::app::{spawn_app, spawn_app_with, Options, TestApp, ADMIN_TOKEN};
 
 async fn admin(
     app: &TestApp,
@@ -95,29 +22,17 @@ async fn admin(
     (status, response.json().await.unwrap_or(Value::Null))
 }
 
-async fn wait_status(app: &TestApp, id: &str, wanted: &str) -> Value {
-    wait::until(
-        &format!("{id} to be {wanted}"),
-        Duration::from_secs(300),
-        || async {
-            let (_, status) = app.get(&format!("/api/status/{id}")).await;
-            (status["status"] == wanted).then_some(status)
-        },
-    )
-    .await
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_operator_replays_a_run_that_failed_adding_music_without_redoing_the_phases_before() {
     let server = MockServer::start().await;
     let app = spawn_app_with(Options {
         workers: true,
-        providers: flaky_music(&server).await,
+        providers: slate_integration_tests::music::flaky(&server).await,
         ..Options::default()
     })
     .await;
     let id = app.generate("15s ad for a watch").await;
-    let failed = wait_status(&app, &id, "failed").await;
+    let failed = app.wait_for_status(&id, "failed").await;
     assert!(
         failed["error"].as_str().unwrap().contains("adding_music"),
         "{failed}"
@@ -151,7 +66,7 @@ async fn an_operator_replays_a_run_that_failed_adding_music_without_redoing_the_
     )
     .await;
     assert_eq!(status, 200);
-    wait_status(&app, &id, "complete").await;
+    app.wait_for_status(&id, "complete").await;
 
     let (_, history) = admin(
         &app,

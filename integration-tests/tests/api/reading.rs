@@ -1,10 +1,14 @@
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::harness::spawn_app;
+use slate_integration_tests::app::spawn_app;
 
 /// A video row as the projection would hold it at `status`.
-async fn fixture(app: &crate::harness::TestApp, status: &str, final_key: Option<&str>) -> Uuid {
+async fn fixture(
+    app: &slate_integration_tests::app::TestApp,
+    status: &str,
+    final_key: Option<&str>,
+) -> Uuid {
     let id = Uuid::now_v7();
     sqlx::query(
         "INSERT INTO runs (id, workflow, workflow_version, input) VALUES ($1, 'video', 1, '{}')",

@@ -5,7 +5,7 @@ use slate_integration_tests::wait;
 
 use slate_activities::pipeline::Providers;
 
-use crate::harness::{spawn_app, spawn_app_with, Options};
+use slate_integration_tests::app::{spawn_app, spawn_app_with, Options};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_video_made_through_the_api_downloads_and_seeks() {

@@ -1,13 +1,13 @@
-//! `spawn_app`: the application with its own database and media folder, and, when asked, a
-//! worker that makes the videos.
+//! `spawn_app`: the application over real HTTP on a free port, with its own database and media
+//! folder, and, when asked, a worker that makes the videos.
 
 use std::sync::Arc;
 
+use crate::database::TestDatabase;
 use serde_json::{json, Value};
 use slate_activities::pipeline::{self, Pipeline, Providers};
 use slate_api::app::{Application, Settings};
 use slate_engine::{Engine, WorkerConfig};
-use slate_integration_tests::database::TestDatabase;
 use tokio_util::sync::CancellationToken;
 
 /// The operators' token of every test app.
@@ -110,6 +110,19 @@ impl TestApp {
             .unwrap();
         let status = response.status().as_u16();
         (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Waits (at most 5 minutes) until the video's status is `wanted`, and returns that status.
+    pub async fn wait_for_status(&self, id: &str, wanted: &str) -> Value {
+        crate::wait::until(
+            &format!("{id} to be {wanted}"),
+            std::time::Duration::from_secs(300),
+            || async {
+                let (_, status) = self.get(&format!("/api/status/{id}")).await;
+                (status["status"] == wanted).then_some(status)
+            },
+        )
+        .await
     }
 
     pub async fn generate(&self, prompt: &str) -> String {
