@@ -14,7 +14,7 @@ use slate_activities::plan::Request;
 use slate_engine::{Engine, Workflow};
 use sqlx::PgPool;
 
-use crate::{error::ApiError, feed::Feed, routes, videos::MediaUrls};
+use crate::{error::ApiError, eta::PhaseLengthsCache, feed::Feed, routes, videos::MediaUrls};
 
 /// The largest body accepted.
 const MAX_BODY: usize = 64 * 1024;
@@ -44,6 +44,7 @@ pub struct AppState {
     pub max_queued: i64,
     pub admin_token: Option<String>,
     pub feed: Feed,
+    pub phase_lengths: PhaseLengthsCache,
 }
 
 pub struct Application {
@@ -74,6 +75,7 @@ impl Application {
             max_queued: settings.max_queued,
             admin_token: settings.admin_token.clone().filter(|t| !t.is_empty()),
             feed,
+            phase_lengths: PhaseLengthsCache::default(),
         });
         let media_dir = settings.media_dir.clone();
         let origins = cors_origins(&settings.cors_origins)?;

@@ -1,12 +1,15 @@
 //! The estimated time remaining of a video: the median length of each phase over recent videos
 //! (a default before there are any), less what the current phase has already taken.
 
-use std::collections::HashMap;
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
 
 use chrono::{DateTime, Utc};
 use slate_activities::phase::Phase;
 use sqlx::PgPool;
-use uuid::Uuid;
 
 /// Seconds a phase takes when no recent video says otherwise.
 fn default_seconds(phase: Phase) -> f64 {
@@ -68,17 +71,34 @@ impl PhaseLengths {
     }
 }
 
-/// How long the video's current phase has been running, in seconds (0 when none is).
-pub async fn elapsed(pool: &PgPool, video_id: Uuid) -> sqlx::Result<f64> {
-    let started: Option<DateTime<Utc>> =
-        sqlx::query_scalar("SELECT leased_at FROM tasks WHERE run_id = $1")
-            .bind(video_id)
-            .fetch_optional(pool)
-            .await?
-            .flatten();
-    Ok(started.map_or(0.0, |at| {
+/// How long the recent phase lengths are reused before they are read again.
+const FRESH: Duration = Duration::from_secs(5);
+
+/// The recent phase lengths, read at most once per [`FRESH`] period: they move slowly, and the
+/// status endpoint is the busiest of the API.
+#[derive(Default)]
+pub struct PhaseLengthsCache {
+    cached: Mutex<Option<(Instant, Arc<PhaseLengths>)>>,
+}
+
+impl PhaseLengthsCache {
+    pub async fn get(&self, pool: &PgPool) -> sqlx::Result<Arc<PhaseLengths>> {
+        if let Some((read_at, lengths)) = &*self.cached.lock().expect("cache lock") {
+            if read_at.elapsed() < FRESH {
+                return Ok(lengths.clone());
+            }
+        }
+        let lengths = Arc::new(PhaseLengths::recent(pool).await?);
+        *self.cached.lock().expect("cache lock") = Some((Instant::now(), lengths.clone()));
+        Ok(lengths)
+    }
+}
+
+/// Seconds since `started` (0 when nothing runs).
+pub fn elapsed(started: Option<DateTime<Utc>>) -> f64 {
+    started.map_or(0.0, |at| {
         (Utc::now() - at).num_milliseconds() as f64 / 1000.0
-    }))
+    })
 }
 
 #[cfg(test)]

@@ -20,13 +20,16 @@ pub struct Video {
     pub stitched_key: Option<String>,
     pub final_key: Option<String>,
     pub error: Option<String>,
+    /// When the step now running was leased; `None` while no step runs.
+    pub phase_started_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub completed_at: Option<DateTime<Utc>>,
 }
 
 const COLUMNS: &str =
     "id, status::text AS status, progress, current_phase, request, spec, cost_breakdown,
-    storyboard_keys, chunk_keys, stitched_key, final_key, error, created_at, completed_at";
+    storyboard_keys, chunk_keys, stitched_key, final_key, error, created_at, completed_at,
+    (SELECT leased_at FROM tasks WHERE tasks.run_id = videos.id) AS phase_started_at";
 
 impl Video {
     pub fn is_finished(&self) -> bool {
@@ -70,11 +73,15 @@ pub async fn list(
     .await
 }
 
-/// How many videos wait for their first step.
-pub async fn queued(pool: &PgPool) -> sqlx::Result<i64> {
-    sqlx::query_scalar("SELECT count(*) FROM videos WHERE status = 'queued'")
-        .fetch_one(pool)
-        .await
+/// Whether at least `limit` videos wait for their first step (counting no further than that).
+pub async fn queue_is_full(pool: &PgPool, limit: i64) -> sqlx::Result<bool> {
+    sqlx::query_scalar(
+        "SELECT count(*) >= $1
+         FROM (SELECT 1 FROM videos WHERE status = 'queued' LIMIT $1) AS waiting",
+    )
+    .bind(limit)
+    .fetch_one(pool)
+    .await
 }
 
 /// Builds the absolute URLs of media keys.

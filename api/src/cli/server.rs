@@ -49,7 +49,7 @@ pub struct DatabaseArgs {
 pub struct WorkerArgs {
     #[command(flatten)]
     database: DatabaseArgs,
-    /// The most steps this process runs at once.
+    /// The most steps this process runs at once; 0 runs none (an API-only server).
     #[arg(long, env = "SLATE_WORKERS", default_value_t = 16)]
     concurrency: usize,
     /// How long a worker's leases outlive its last heartbeat, in seconds.
@@ -156,13 +156,15 @@ async fn run_engine(
             .map(|days| Duration::from_secs(days * 24 * 3600)),
         ..SchedulerConfig::default()
     });
-    let worker = tokio::spawn(worker.run(shutdown.clone()));
+    let worker = (args.concurrency > 0).then(|| tokio::spawn(worker.run(shutdown.clone())));
     let scheduler = tokio::spawn(scheduler.run(shutdown.clone()));
     until.await?;
     tracing::info!("shutting down");
     shutdown.cancel();
     scheduler.await?;
-    worker.await??;
+    if let Some(worker) = worker {
+        worker.await??;
+    }
     Ok(())
 }
 

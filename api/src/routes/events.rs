@@ -13,7 +13,6 @@ use uuid::Uuid;
 use crate::{
     app::AppState,
     error::{ApiError, ErrorBody},
-    eta::PhaseLengths,
     routes::{find_video, status::VideoStatus},
     status_changes::Tracker,
 };
@@ -100,7 +99,7 @@ async fn follow(
             }
             let lengths = match &mut lengths {
                 Some(lengths) => lengths,
-                None => lengths.insert(PhaseLengths::recent(&state.pool).await?),
+                None => lengths.insert(state.phase_lengths.get(&state.pool).await?),
             };
             let status = VideoStatus {
                 video_id,

@@ -68,7 +68,7 @@ pub async fn generate(
 ) -> Result<HttpResponse, ApiError> {
     let request = parse(&body)?;
     let key = idempotency_key(&http)?;
-    if videos::queued(&state.pool).await? >= state.max_queued {
+    if videos::queue_is_full(&state.pool, state.max_queued).await? {
         return Err(ApiError::Busy {
             retry_after_secs: 10,
         });

@@ -7,7 +7,7 @@ use uuid::Uuid;
 use crate::{
     app::AppState,
     error::{ApiError, ErrorBody},
-    eta::{self, PhaseLengths},
+    eta,
     routes::find_video,
 };
 
@@ -31,8 +31,8 @@ pub async fn status(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let video = find_video(&state.pool, &path).await?;
-    let lengths = PhaseLengths::recent(&state.pool).await?;
-    let elapsed = eta::elapsed(&state.pool, video.id).await?;
+    let lengths = state.phase_lengths.get(&state.pool).await?;
+    let elapsed = eta::elapsed(video.phase_started_at);
     Ok(HttpResponse::Ok().json(VideoStatus {
         video_id: video.id,
         estimated_time_remaining: lengths.remaining(&video.status, elapsed),

@@ -5,7 +5,10 @@
 //! - latency: one such run started alone, from the start's commit to its completion;
 //! - write transactions per run (transaction ids assigned: the commits that reach the WAL);
 //! - recovery: from the SIGKILL of a worker in mid-step to that step running on another worker;
-//! - video: wall and CPU time per phase of a 15 s and a 30 s video with the embedded providers.
+//! - video: wall and CPU time per phase of a 15 s and a 30 s video with the embedded providers;
+//! - the HTTP facade: status requests/s and latency, admissions/s, memory (see `api`).
+
+mod api;
 
 use std::{collections::HashSet, sync::Arc, time::Duration};
 
@@ -37,6 +40,9 @@ struct Args {
     /// Kills for the recovery figure.
     #[arg(long, default_value_t = 5)]
     kills: usize,
+    /// Seconds of the status load on the HTTP facade.
+    #[arg(long, default_value_t = 30)]
+    status_seconds: u64,
     /// Also write the report to this Markdown file.
     #[arg(long)]
     write: Option<std::path::PathBuf>,
@@ -102,6 +108,8 @@ async fn main() -> anyhow::Result<()> {
         percentile(&recoveries, 1.0),
         args.kills
     ));
+    api::measure(&mut report, args.status_seconds).await?;
+
     let server: (String, String, String) = sqlx::query_as(
         "SELECT current_setting('server_version'), current_setting('synchronous_commit'),
                 current_setting('fsync')",
@@ -314,7 +322,7 @@ async fn xid(pool: &PgPool) -> anyhow::Result<i64> {
     Ok(next)
 }
 
-fn percentile(sorted: &[f64], q: f64) -> f64 {
+pub fn percentile(sorted: &[f64], q: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
     }
@@ -345,12 +353,12 @@ one commit per step plus its claim, with no batching delay.
 ";
 
 #[derive(Default)]
-struct Report {
+pub struct Report {
     lines: Vec<String>,
 }
 
 impl Report {
-    fn line(&mut self, line: String) {
+    pub fn line(&mut self, line: String) {
         println!("{line}");
         self.lines.push(line);
     }

@@ -1,0 +1,153 @@
+//! The HTTP facade under load: `slate serve` runs in a process of its own, with no workers (so
+//! admitted videos only queue), and this process is the client. It measures GET /api/status
+//! (64 connections), POST /api/generate admissions, and the server's resident memory.
+
+use std::{net::TcpListener, process::Stdio, time::Duration};
+
+use anyhow::Context;
+use serde_json::json;
+use slate_integration_tests::{database::TestDatabase, process::slate_binary, wait};
+use tokio::{process::Command, time::Instant};
+
+use crate::{percentile, Report};
+
+/// Connections of the status load.
+const CONNECTIONS: usize = 64;
+/// Connections of the admissions.
+const ADMITTERS: usize = 16;
+
+pub async fn measure(report: &mut Report, status_seconds: u64) -> anyhow::Result<()> {
+    let db = TestDatabase::new().await;
+    let media = tempfile::tempdir()?;
+    let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let mut server = Command::new(slate_binary())
+        .arg("serve")
+        .env("DATABASE_URL", &db.url)
+        .env("SLATE_PORT", port.to_string())
+        .env("SLATE_WORKERS", "0")
+        .env("SLATE_MAX_QUEUED", "1000000")
+        .env("SLATE_MEDIA_DIR", media.path())
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .context("start slate serve")?;
+    let pid = server.id().context("a running server")?;
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    wait::until(
+        "slate serve to be ready",
+        Duration::from_secs(60),
+        || async {
+            let answer = http.get(format!("{base}/readyz")).send().await.ok()?;
+            answer.status().is_success().then_some(())
+        },
+    )
+    .await;
+    let idle = memory(pid, "VmRSS")?;
+
+    let (admitted, seconds) = admissions(&base, Duration::from_secs(10)).await?;
+    report.line(format!(
+        "admissions: {:.0} videos/s (POST /api/generate, {ADMITTERS} connections, {admitted} in \
+         {seconds:.1} s; each one a video row, a run and its first task in one transaction)",
+        admitted as f64 / seconds
+    ));
+
+    let id: String = sqlx::query_scalar("SELECT id::text FROM videos LIMIT 1")
+        .fetch_one(&db.pool)
+        .await?;
+    let (mut latencies, seconds) = status_load(&base, &id, status_seconds).await?;
+    latencies.sort_by(f64::total_cmp);
+    report.line(format!(
+        "GET /api/status: {:.0} requests/s, p50 {:.2} ms, p99 {:.2} ms ({CONNECTIONS} \
+         connections for {seconds:.0} s from another process, {} requests, all 200)",
+        latencies.len() as f64 / seconds,
+        percentile(&latencies, 0.50),
+        percentile(&latencies, 0.99),
+        latencies.len()
+    ));
+    report.line(format!(
+        "slate serve memory: {:.0} MiB resident when idle, {:.0} MiB at peak with {admitted} \
+         queued videos",
+        idle,
+        memory(pid, "VmHWM")?
+    ));
+
+    // SAFETY: kill(2) on the child's pid.
+    unsafe { libc::kill(pid as i32, libc::SIGTERM) };
+    server.wait().await?;
+    db.drop().await;
+    Ok(())
+}
+
+/// Admits videos over `length` from [`ADMITTERS`] connections; returns how many, and the seconds.
+async fn admissions(base: &str, length: Duration) -> anyhow::Result<(usize, f64)> {
+    let began = Instant::now();
+    let tasks: Vec<_> = (0..ADMITTERS)
+        .map(|n| {
+            let url = format!("{base}/api/generate");
+            tokio::spawn(async move {
+                let http = reqwest::Client::new();
+                let mut count = 0usize;
+                while began.elapsed() < length {
+                    let body = json!({"prompt": format!("15s sneakers, take {n}.{count}")});
+                    let answer = http.post(&url).json(&body).send().await?;
+                    anyhow::ensure!(answer.status() == 200, "admission: {}", answer.status());
+                    count += 1;
+                }
+                anyhow::Ok(count)
+            })
+        })
+        .collect();
+    let mut admitted = 0;
+    for task in tasks {
+        admitted += task.await??;
+    }
+    Ok((admitted, began.elapsed().as_secs_f64()))
+}
+
+/// GETs the video's status from [`CONNECTIONS`] connections for `seconds`; returns each
+/// request's latency in ms, and the seconds.
+async fn status_load(base: &str, id: &str, seconds: u64) -> anyhow::Result<(Vec<f64>, f64)> {
+    let length = Duration::from_secs(seconds);
+    let began = Instant::now();
+    let tasks: Vec<_> = (0..CONNECTIONS)
+        .map(|_| {
+            let url = format!("{base}/api/status/{id}");
+            tokio::spawn(async move {
+                let http = reqwest::Client::new();
+                let mut latencies = Vec::new();
+                while began.elapsed() < length {
+                    let sent = Instant::now();
+                    let answer = http.get(&url).send().await?;
+                    anyhow::ensure!(answer.status() == 200, "status: {}", answer.status());
+                    answer.bytes().await?;
+                    latencies.push(sent.elapsed().as_secs_f64() * 1000.0);
+                }
+                anyhow::Ok(latencies)
+            })
+        })
+        .collect();
+    let mut latencies = Vec::new();
+    for task in tasks {
+        latencies.extend(task.await??);
+    }
+    Ok((latencies, began.elapsed().as_secs_f64()))
+}
+
+/// A memory figure of /proc/<pid>/status (VmRSS now, VmHWM the peak), in MiB.
+fn memory(pid: u32, field: &str) -> anyhow::Result<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let kib: f64 = status
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix(field)?
+                .trim_start_matches(':')
+                .split_whitespace()
+                .next()?
+                .parse()
+                .ok()
+        })
+        .with_context(|| format!("{field} in /proc/{pid}/status"))?;
+    Ok(kib / 1024.0)
+}
