@@ -90,13 +90,14 @@ impl Application {
                 .wrap_fn(|request, service| {
                     let began = Instant::now();
                     let (method, path) = (request.method().clone(), request.path().to_owned());
-                    let id = uuid::Uuid::new_v4();
+                    let id = request_id(request.headers());
                     let response = service.call(request);
                     async move {
-                        let response = response.await?;
-                        tracing::info!(request.id = %id, %method, %path,
+                        let mut response = response.await?;
+                        tracing::info!(request.id = id.to_str().unwrap_or_default(), %method, %path,
                             status = response.status().as_u16(),
                             latency_ms = began.elapsed().as_secs_f64() * 1000.0, "request");
+                        response.headers_mut().insert(REQUEST_ID, id);
                         Ok(response)
                     }
                 })
@@ -122,6 +123,23 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
     }
+}
+
+const REQUEST_ID: header::HeaderName = header::HeaderName::from_static("x-request-id");
+
+/// The caller's X-Request-Id when it is a short visible string (a proxy's), else a new one.
+fn request_id(headers: &header::HeaderMap) -> header::HeaderValue {
+    headers
+        .get(&REQUEST_ID)
+        .filter(|v| {
+            let v = v.as_bytes();
+            !v.is_empty() && v.len() <= 64 && v.iter().all(|b| b.is_ascii_graphic())
+        })
+        .cloned()
+        .unwrap_or_else(|| {
+            header::HeaderValue::from_str(&uuid::Uuid::new_v4().to_string())
+                .expect("a UUID is a valid header value")
+        })
 }
 
 /// The configured origins, each checked and written as a browser sends it; `Some(vec![])` for any

@@ -171,3 +171,21 @@ async fn the_openapi_document_describes_every_route_and_the_error_body() {
     assert!(document["components"]["securitySchemes"]["bearer"].is_object());
     app.finish().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_answer_carries_a_request_id_and_keeps_the_callers() {
+    let app = spawn_app(false).await;
+    let url = format!("{}/healthz", app.base);
+    let fresh = app.http.get(&url).send().await.unwrap();
+    let id = fresh.headers()["x-request-id"].to_str().unwrap();
+    assert!(uuid::Uuid::parse_str(id).is_ok(), "{id}");
+    let kept = app
+        .http
+        .get(&url)
+        .header("x-request-id", "edge-7f3a")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(kept.headers()["x-request-id"], "edge-7f3a");
+    app.finish().await;
+}
