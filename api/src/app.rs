@@ -94,7 +94,7 @@ impl Application {
                     let response = service.call(request);
                     async move {
                         let mut response = response.await?;
-                        tracing::info!(request.id = id.to_str().unwrap_or_default(), %method, %path,
+                        tracing::info!(request.id = %id.to_str().unwrap_or_default(), %method, %path,
                             status = response.status().as_u16(),
                             latency_ms = began.elapsed().as_secs_f64() * 1000.0, "request");
                         response.headers_mut().insert(REQUEST_ID, id);
