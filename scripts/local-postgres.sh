@@ -3,7 +3,9 @@
 #   scripts/local-postgres.sh url    print a DATABASE_URL: $DATABASE_URL when it answers, otherwise
 #                                    the project-local cluster's, started (and created) as needed
 #   scripts/local-postgres.sh stop   stop the project-local cluster
-# The local cluster lives in .pgdata/ (git-ignored) on a free port of its own. It uses the
+#   scripts/local-postgres.sh restart [SECONDS]
+#                                    stop it, stay down SECONDS (default 3), start it on its port
+# The local cluster lives in .pgdata/ (git-ignored), or in $SLATE_PGDATA, on a free port of its own. It uses the
 # system's initdb and pg_ctl, installing the postgresql package with apt-get when they are
 # missing and this runs as root. PostgreSQL refuses to run as root, so as root the cluster
 # belongs to the postgres user.
@@ -60,6 +62,11 @@ free_port() {
   log "no free port in 54329-54399"; exit 1
 }
 
+start_on() {
+  as_owner "$bin/pg_ctl" -D "$cluster" -l "$run/postgres.log" -w -t 60 \
+    -o "-p $1 -k $run -c listen_addresses=127.0.0.1 -c max_connections=400" start >/dev/null
+}
+
 start_local() {
   mkdir -p "$home"
   [ "$owner" = "$(id -un)" ] || chown "$owner" "$home"
@@ -74,8 +81,7 @@ start_local() {
   else
     port=$(free_port)
     log "starting the local cluster on port $port"
-    as_owner "$bin/pg_ctl" -D "$cluster" -l "$run/postgres.log" -w -t 60 \
-      -o "-p $port -k $run -c listen_addresses=127.0.0.1 -c max_connections=400" start >/dev/null
+    start_on "$port"
     echo "$port" >"$home/port"
   fi
   echo "postgres://postgres@127.0.0.1:$port/postgres"
@@ -93,5 +99,10 @@ case ${1:-url} in
   stop)
     if [ -d "$cluster" ]; then as_owner "$bin/pg_ctl" -D "$cluster" -m fast stop || true; fi
     ;;
-  *) echo "usage: $0 url|stop" >&2; exit 2 ;;
+  restart)
+    as_owner "$bin/pg_ctl" -D "$cluster" -m fast stop >/dev/null
+    sleep "${2:-3}"
+    start_on "$(cat "$home/port")"
+    ;;
+  *) echo "usage: $0 url|stop|restart [SECONDS]" >&2; exit 2 ;;
 esac

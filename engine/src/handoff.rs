@@ -90,7 +90,7 @@ impl Action {
                 let delay = attempt
                     .step()
                     .filter(|_| error.retryable)
-                    .and_then(|step| step.retry.delay_after(attempt.lease.attempt as u32));
+                    .and_then(|step| step.retry.delay_after(attempt.tries()));
                 match delay {
                     Some(delay) => Self::Retry(delay.max(error.retry_after.unwrap_or_default())),
                     None => Self::Fail(RunError {
@@ -385,6 +385,7 @@ WITH input AS (
     UPDATE tasks t
     SET step_index = f.step_index + 1, step = f.next_step, run_at = now(),
         attempt = CASE f.action WHEN 'keep' THEN 1 ELSE 0 END,
+        interrupted = 0,
         lease_owner = CASE f.action WHEN 'keep' THEN $1 END,
         leased_at = CASE f.action WHEN 'keep' THEN now() END
     FROM fenced f WHERE t.run_id = f.run_id AND f.action IN ('keep', 'enqueue')
@@ -489,6 +490,7 @@ fn reply(batch: Vec<Item>, fenced: &HashSet<RunId>) {
                         workflow: attempt.workflow,
                         input: output,
                         leased_at: Utc::now(),
+                        interrupted: 0,
                     })
                 }
                 (Action::Retry(delay), _) => HandOff::Retrying(delay),

@@ -175,7 +175,8 @@ pub(crate) async fn release(
     let (runs, before) = only.unzip();
     let released: i64 = sqlx::query_scalar(
         "WITH released AS (
-             UPDATE tasks SET lease_owner = NULL, leased_at = NULL, run_at = now()
+             UPDATE tasks SET lease_owner = NULL, leased_at = NULL, run_at = now(),
+                              interrupted = interrupted + 1
              WHERE lease_owner = $1
                AND ($2::uuid[] IS NULL OR run_id = ANY($2))
                AND ($3::timestamptz IS NULL OR leased_at < $3)

@@ -100,7 +100,8 @@ impl Scheduler {
                  ORDER BY t.run_id
                  FOR UPDATE OF t
              ), released AS (
-                 UPDATE tasks t SET lease_owner = NULL, leased_at = NULL, run_at = now()
+                 UPDATE tasks t SET lease_owner = NULL, leased_at = NULL, run_at = now(),
+                                  interrupted = t.interrupted + 1
                  FROM locked l WHERE t.run_id = l.run_id AND t.lease_owner = l.lease_owner
                  RETURNING t.run_id, l.lease_owner, t.step, t.attempt, l.expired
              ), logged AS (

@@ -60,4 +60,15 @@ impl StepError {
             "the attempt lost its lease (its worker stopped, died or was cut off)",
         )
     }
+
+    /// A step whose attempts were interrupted `times` times, more than the engine allows.
+    pub(crate) fn interrupted_too_often(times: i32) -> Self {
+        Self::permanent(
+            "interrupted_too_often",
+            format!(
+                "{times} attempts were interrupted (their workers died, stalled or shut down); \
+                 the step may be what takes them down"
+            ),
+        )
+    }
 }

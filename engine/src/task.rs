@@ -25,9 +25,20 @@ pub(crate) struct Attempt {
     pub step_name: String,
     pub input: Value,
     pub leased_at: DateTime<Utc>,
+    /// How many attempts of this step before this one were interrupted (see [`MAX_INTERRUPTIONS`]).
+    pub interrupted: i32,
 }
 
+/// How many interrupted attempts a step survives: a step that keeps taking its workers down
+/// (running out of memory, say) must not loop forever.
+pub(crate) const MAX_INTERRUPTIONS: i32 = 20;
+
 impl Attempt {
+    /// The attempt's number among those that ended on their own: the one the retry policy counts.
+    pub fn tries(&self) -> u32 {
+        (self.lease.attempt - self.interrupted).max(1) as u32
+    }
+
     /// The step the attempt runs, if the definition still has it at this index.
     pub fn step(&self) -> Option<&StepDef> {
         self.workflow
@@ -47,6 +58,7 @@ struct Claimed {
     step: String,
     attempt: i32,
     leased_at: DateTime<Utc>,
+    interrupted: i32,
     input: Option<Value>,
 }
 
@@ -77,7 +89,7 @@ pub(crate) async fn claim(
              UPDATE tasks t SET lease_owner = $1, attempt = t.attempt + 1, leased_at = now()
              FROM due WHERE t.run_id = due.run_id
              RETURNING t.run_id, t.workflow, t.workflow_version, t.generation, t.step_index,
-                       t.step, t.attempt, t.leased_at
+                       t.step, t.attempt, t.leased_at, t.interrupted
          ), started AS (
              INSERT INTO events (run_id, kind, step, attempt, worker_id)
              SELECT run_id, 'step_started', step, attempt, $1 FROM claimed
@@ -110,6 +122,7 @@ pub(crate) async fn claim(
                 step_name: row.step,
                 input: row.input.unwrap_or(Value::Null),
                 leased_at: row.leased_at,
+                interrupted: row.interrupted,
             })
         })
         .collect();

@@ -34,7 +34,7 @@ use crate::{
     liveness::{self, Signal},
     run::RunId,
     step_error::StepError,
-    task::{self, Attempt},
+    task::{self, Attempt, MAX_INTERRUPTIONS},
 };
 
 /// How a worker runs.
@@ -310,8 +310,8 @@ impl Shared {
                 ),
             ));
         };
-        if lease.attempt as u32 > step.retry.max_attempts {
-            return Outcome::Failed(StepError::lease_lost());
+        if attempt.interrupted > MAX_INTERRUPTIONS {
+            return Outcome::Failed(StepError::interrupted_too_often(attempt.interrupted));
         }
         let span = tracing::info_span!("step", run.id = %lease.run_id, step = step.name, attempt = lease.attempt);
         let ctx = StepContext::new(self.engine.pool.clone(), lease, step.name, stop.clone());

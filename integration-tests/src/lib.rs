@@ -3,6 +3,7 @@
 //! on conditions with a deadline.
 
 pub mod app;
+pub mod cluster;
 pub mod database;
 pub mod music;
 pub mod planner;

@@ -18,6 +18,9 @@ pub struct Probe {
     /// The step that misbehaves, if any.
     pub at: Option<String>,
     pub behaviour: Behaviour,
+    /// How long every step works, in milliseconds, after recording its execution.
+    #[serde(default)]
+    pub step_ms: u64,
 }
 
 impl Probe {
@@ -25,6 +28,7 @@ impl Probe {
         Self {
             at: Some(step.to_owned()),
             behaviour,
+            step_ms: 0,
         }
     }
 }
@@ -37,6 +41,8 @@ pub enum Behaviour {
     Plain,
     /// Never finishes its first attempt (the test kills the worker).
     HangFirstAttempt,
+    /// Never finishes its attempts before attempt `until` (the test kills their workers).
+    HangBeforeAttempt { until: u32 },
     /// Finishes its first attempt only once another attempt has checkpointed the step.
     FinishAfterTakeover,
     /// Runs `parts` memoized parts, each recorded; the first attempt hangs after `hang_after`.
@@ -68,10 +74,19 @@ pub async fn create_tables(pool: &PgPool) -> sqlx::Result<()> {
     Ok(())
 }
 
-/// The probe workflow, whose steps time out after `timeout` and retry quickly.
+/// The probe workflow, whose steps time out after `timeout` and retry quickly, 4 attempts at most.
 pub fn workflow(pool: PgPool, timeout: Duration) -> Workflow<Probe> {
+    workflow_with_attempts(pool, timeout, 4)
+}
+
+/// The probe workflow with `max_attempts` per step.
+pub fn workflow_with_attempts(
+    pool: PgPool,
+    timeout: Duration,
+    max_attempts: u32,
+) -> Workflow<Probe> {
     let retry = RetryPolicy {
-        max_attempts: 4,
+        max_attempts,
         initial_backoff: Duration::from_millis(100),
         max_backoff: Duration::from_secs(2),
         multiplier: 2.0,
@@ -97,12 +112,16 @@ pub fn workflow(pool: PgPool, timeout: Duration) -> Workflow<Probe> {
 
 async fn run(pool: &PgPool, ctx: &StepContext, probe: Probe) -> Result<Probe, StepError> {
     record(pool, ctx, None).await?;
+    tokio::time::sleep(Duration::from_millis(probe.step_ms)).await;
     if probe.at.as_deref() != Some(ctx.step()) {
         return Ok(probe);
     }
     let first = ctx.attempt() == 1;
     match &probe.behaviour {
         Behaviour::HangFirstAttempt | Behaviour::TimeoutFirstAttempt if first => {
+            std::future::pending::<()>().await;
+        }
+        Behaviour::HangBeforeAttempt { until } if ctx.attempt() < *until => {
             std::future::pending::<()>().await;
         }
         Behaviour::FinishAfterTakeover if first => loop {

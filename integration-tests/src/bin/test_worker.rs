@@ -29,6 +29,9 @@ struct Args {
     scheduler_tick_ms: u64,
     #[arg(long)]
     no_scheduler: bool,
+    /// Attempts per step of the probe workflow.
+    #[arg(long, default_value_t = 4)]
+    probe_attempts: u32,
     /// Also run the predictions workflow against this API.
     #[arg(long)]
     predictions_url: Option<String>,
@@ -47,7 +50,11 @@ async fn main() -> anyhow::Result<()> {
         .max_connections(8 + 2 * args.workers as u32)
         .connect(&args.database_url)
         .await?;
-    let probe = probe::workflow(pool.clone(), Duration::from_millis(args.step_timeout_ms));
+    let probe = probe::workflow_with_attempts(
+        pool.clone(),
+        Duration::from_millis(args.step_timeout_ms),
+        args.probe_attempts,
+    );
     let mut engine = Engine::builder(pool)
         .register(&probe)
         .register(&probe::noop());

@@ -2,6 +2,7 @@
 
 mod admission;
 mod cli;
+mod hostile;
 mod operator;
 mod reading;
 mod workflow;

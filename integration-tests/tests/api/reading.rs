@@ -143,7 +143,7 @@ async fn cors_lets_the_configured_origin_call_the_api_and_no_other() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_openapi_document_describes_every_route_and_the_error_body() {
+async fn the_openapi_document_describes_every_route_and_docs_api_md_lists_each() {
     let app = spawn_app(false).await;
     let (status, document) = app.get("/api/openapi.json").await;
     assert_eq!(status, 200);
@@ -169,6 +169,17 @@ async fn the_openapi_document_describes_every_route_and_the_error_body() {
     let error = &document["components"]["schemas"]["ErrorDetail"]["properties"];
     assert!(error["code"].is_object() && error["message"].is_object());
     assert!(document["components"]["securitySchemes"]["bearer"].is_object());
+
+    let reference = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/api.md"),
+    )
+    .unwrap();
+    for (path, operations) in paths {
+        for verb in operations.as_object().unwrap().keys() {
+            let heading = format!("### `{} {path}`", verb.to_uppercase());
+            assert!(reference.contains(&heading), "docs/api.md lacks {heading}");
+        }
+    }
     app.finish().await;
 }
 

@@ -87,3 +87,25 @@ async fn a_worker_whose_liveness_connection_dies_gives_up_its_attempt_and_claims
     assert_eq!(h.executions(run, "two").await, 2);
     h.db.drop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_step_whose_workers_die_more_often_than_its_attempts_allow_still_completes() {
+    let h = Harness::new().await;
+    // The probe allows 4 attempts; the first 5 are lost with their workers.
+    let run = h
+        .start(Probe::at("two", Behaviour::HangBeforeAttempt { until: 6 }))
+        .await;
+    for started in 1..=5 {
+        let mut worker = h.spawn_worker(&[]);
+        h.wait_executions(run, "two", started).await;
+        worker.kill().await;
+    }
+    let mut last = h.spawn_worker(&[]);
+    let summary = h.wait_end(run).await;
+
+    assert_eq!(summary.state, RunState::Completed, "{:?}", summary.error);
+    assert_eq!(h.executions(run, "two").await, 6);
+    assert_eq!(h.events(run, EventKind::LeaseExpired).await.len(), 5);
+    last.terminate().await;
+    h.db.drop().await;
+}
