@@ -5,7 +5,7 @@ SHELL := bash
 # for the recipe: the one given when it answers, else a project-local cluster.
 WITH_DB = scripts/install-tools.sh $(TOOLS) || exit 1; url=$$(scripts/local-postgres.sh url) || exit 1; export DATABASE_URL=$$url;
 
-.PHONY: help run test chaos bench db db-stop
+.PHONY: help run test chaos smoke bench db db-stop
 
 help: ## List the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
@@ -21,6 +21,9 @@ chaos: TOOLS = test
 chaos: ## The full fault-injection round: 200 runs through kills, a pause, backend kills, a restart
 	@scripts/install-tools.sh && cargo build -p slate-api --bin slate && \
 	  SLATE_CHAOS=full cargo test -p slate-integration-tests --test chaos -- --nocapture
+
+smoke: ## Make 30 videos (15 s and 30 s, every archetype, creativity 0/0.5/1) on a running Slate (SLATE_URL)
+	@cargo run --release -p slate-api --bin slate -- smoke
 
 bench: ## Measure the engine and write docs/benchmarks.md
 	@cargo build --release -p slate-integration-tests -p slate-api --bins

@@ -60,7 +60,7 @@ pub struct ReplayArgs {
 }
 
 /// The API's answer as JSON, or its error message.
-async fn answer(response: reqwest::Response) -> anyhow::Result<Value> {
+pub(super) async fn answer(response: reqwest::Response) -> anyhow::Result<Value> {
     let status = response.status();
     let body: Value = response.json().await.unwrap_or(Value::Null);
     if status.is_success() {
@@ -70,7 +70,7 @@ async fn answer(response: reqwest::Response) -> anyhow::Result<Value> {
     bail!("the server answered {status}: {message}")
 }
 
-fn endpoint(server: &ServerArgs, path: &str) -> String {
+pub(super) fn endpoint(server: &ServerArgs, path: &str) -> String {
     format!("{}{path}", server.url.trim_end_matches('/'))
 }
 

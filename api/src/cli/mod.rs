@@ -8,9 +8,11 @@ use crate::telemetry::LogFormat;
 mod client;
 mod providers;
 mod server;
+mod smoke;
 
 use client::{GenerateArgs, ReplayArgs, StatusArgs};
 use server::{DatabaseArgs, ServeArgs, WorkerArgs};
+use smoke::SmokeArgs;
 
 #[derive(Parser)]
 #[command(
@@ -46,6 +48,9 @@ enum Command {
     Status(StatusArgs),
     /// Replay a run from a phase (operators; needs SLATE_ADMIN_TOKEN).
     Replay(ReplayArgs),
+    /// Make 15 s and 30 s videos of every archetype at creativity 0.0, 0.5 and 1.0 through a
+    /// running Slate, and print a table of outcome, cost and time.
+    Smoke(SmokeArgs),
 }
 
 impl Cli {
@@ -56,6 +61,7 @@ impl Cli {
             Command::Generate(args) => client::generate(args).await,
             Command::Status(args) => client::status(args).await,
             Command::Replay(args) => client::replay(args).await,
+            Command::Smoke(args) => smoke::smoke(args).await,
             Command::Migrate(args) => {
                 server::connect(&args, &[]).await?;
                 tracing::info!("migrations applied");
