@@ -15,7 +15,7 @@ run: ## Start Slate (API, workers, scheduler) on http://127.0.0.1:8080 with a lo
 
 test: TOOLS = test
 test: ## Run every test against a real PostgreSQL (started locally when needed)
-	@$(WITH_DB) cargo build -p slate-api --bin slate && cargo test --workspace
+	@$(WITH_DB) cargo build -p slate-api --bin slate && cargo test --workspace && scripts/schemathesis.sh
 
 chaos: TOOLS = test
 chaos: ## The full fault-injection round: 200 runs through kills, a pause, backend kills, a restart

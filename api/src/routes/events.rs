@@ -22,7 +22,8 @@ const QUIET: Duration = Duration::from_secs(5);
 
 #[utoipa::path(get, path = "/api/status/{video_id}/events", tag = "videos",
     params(("video_id" = String, Path, description = "The video's id"),
-        ("Last-Event-ID" = Option<i64>, Header, description = "Replay only the changes after this one")),
+        ("Last-Event-ID" = Option<i64>, Header, minimum = 0,
+            description = "Replay only the changes after this one")),
     responses((status = 200, content_type = "text/event-stream", body = String,
         description = "`status` events, each with the status JSON as data"),
         (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]

@@ -25,6 +25,7 @@ const MAX_KEY_CHARS: usize = 200;
 #[allow(dead_code)]
 pub struct GenerateRequest {
     /// What the advertisement is about; at most 1000 characters, not blank.
+    #[schema(min_length = 1, max_length = 1000, pattern = r"\S")]
     prompt: String,
     /// From 0.0 (the archetype's template as it is) to 1.0 (free variation); 0.5 when unset.
     #[schema(minimum = 0.0, maximum = 1.0)]

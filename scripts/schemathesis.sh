@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Checks the API against its own OpenAPI document with schemathesis (from PyPI, in the git-ignored
+# .venv): an API-only `slate serve` (no workers, so valid requests only queue) on a fresh database
+# of the server at DATABASE_URL, then generated requests against every operation. It fails on any
+# 5xx, an undocumented status code or content type, or a body that does not match its schema.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+: "${DATABASE_URL:?set DATABASE_URL (make test does)}"
+venv=$root/.venv
+version=4.32.5
+if ! "$venv/bin/st" --version 2>/dev/null | grep -q "$version"; then
+  echo "schemathesis: installing schemathesis $version in .venv" >&2
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q --disable-pip-version-check "schemathesis==$version"
+fi
+
+name=slate_schemathesis_$$
+base=${DATABASE_URL%%\?*}
+url=${base%/*}/$name
+psql -q "$DATABASE_URL" -c "CREATE DATABASE $name"
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+media=$(mktemp -d)
+DATABASE_URL=$url SLATE_PORT=$port SLATE_WORKERS=0 SLATE_ADMIN_TOKEN=schemathesis \
+  SLATE_MAX_QUEUED=1000000 SLATE_MEDIA_DIR=$media RUST_LOG=warn \
+  "$root/target/debug/slate" serve >"$media/serve.log" 2>&1 &
+server=$!
+cleanup() {
+  kill "$server" 2>/dev/null || true
+  wait "$server" 2>/dev/null || true
+  psql -q "$DATABASE_URL" -c "DROP DATABASE IF EXISTS $name WITH (FORCE)" || true
+  rm -rf "$media"
+}
+trap cleanup EXIT
+for _ in $(seq 1 100); do
+  curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break
+  sleep 0.2
+done
+"$venv/bin/st" run "http://127.0.0.1:$port/api/openapi.json" \
+  --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \
+  --header "Authorization: Bearer schemathesis" --max-examples 50 --seed 1 --no-color
