@@ -5,10 +5,13 @@
 //! - latency: one such run started alone, from the start's commit to its completion;
 //! - write transactions per run (transaction ids assigned: the commits that reach the WAL);
 //! - recovery: from the SIGKILL of a worker in mid-step to that step running on another worker;
+//! - across processes: runs/s on 1, 2 and 4 worker processes, and takeover after a SIGSTOP (see
+//!   `processes`);
 //! - video: wall and CPU time per phase of a 15 s and a 30 s video with the embedded providers;
 //! - the HTTP facade: status requests/s and latency, admissions/s, memory (see `api`).
 
 mod api;
+mod processes;
 
 use std::{collections::HashSet, sync::Arc, time::Duration};
 
@@ -40,6 +43,9 @@ struct Args {
     /// Kills for the recovery figure.
     #[arg(long, default_value_t = 5)]
     kills: usize,
+    /// Runs of the throughput figure across worker processes.
+    #[arg(long, default_value_t = 5000)]
+    process_runs: usize,
     /// Seconds of the status load on the HTTP facade.
     #[arg(long, default_value_t = 30)]
     status_seconds: u64,
@@ -108,6 +114,8 @@ async fn main() -> anyhow::Result<()> {
         percentile(&recoveries, 1.0),
         args.kills
     ));
+    processes::takeover(&mut report, Duration::from_secs(3)).await?;
+    processes::throughput(&mut report, args.process_runs).await?;
     api::measure(&mut report, args.status_seconds).await?;
 
     let server: (String, String, String) = sqlx::query_as(
@@ -288,7 +296,7 @@ async fn recovery(db: &TestDatabase, kills: usize) -> anyhow::Result<Vec<f64>> {
 }
 
 /// Waits for execution number `nth` of step three of `run`; returns when it began.
-async fn step_three_runs(pool: &PgPool, run: RunId, nth: i64) -> chrono::DateTime<chrono::Utc> {
+pub async fn step_three_runs(pool: &PgPool, run: RunId, nth: i64) -> chrono::DateTime<chrono::Utc> {
     wait::until("step three", Duration::from_secs(60), || async {
         sqlx::query_scalar(
             "SELECT at FROM probe_executions WHERE run_id = $1 AND step = 'three'
@@ -303,7 +311,7 @@ async fn step_three_runs(pool: &PgPool, run: RunId, nth: i64) -> chrono::DateTim
     .await
 }
 
-async fn active_workers(pool: &PgPool, count: i64) {
+pub async fn active_workers(pool: &PgPool, count: i64) {
     wait::until("workers", Duration::from_secs(60), || async {
         let active: i64 = sqlx::query_scalar("SELECT count(*) FROM workers WHERE state = 'active'")
             .fetch_one(pool)
