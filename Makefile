@@ -25,8 +25,9 @@ chaos: ## The full fault-injection round: 200 runs through kills, a pause, backe
 smoke: ## Make 30 videos (15 s and 30 s, every archetype, creativity 0/0.5/1) on a running Slate (SLATE_URL)
 	@cargo run --release -p slate-api --bin slate -- smoke
 
-bench: ## Measure the engine and write docs/benchmarks.md
+bench: ## Measure the engine (against DBOS), the videos and the API; write docs/benchmarks.md
 	@cargo build --release -p slate-integration-tests -p slate-api --bins
+	@cargo build --release --manifest-path integration-tests/peers/dbos-rust/Cargo.toml
 	@$(WITH_DB) target/release/slate-bench --write docs/benchmarks.md
 
 db: ## Print the DATABASE_URL of the local PostgreSQL, starting it when needed
