@@ -28,6 +28,7 @@ smoke: ## Make 30 videos (15 s and 30 s, every archetype, creativity 0/0.5/1) on
 bench: ## Measure the engine (against DBOS), the videos and the API; write docs/benchmarks.md
 	@cargo build --release -p slate-integration-tests -p slate-api --bins
 	@cargo build --release --manifest-path integration-tests/peers/dbos-rust/Cargo.toml
+	@scripts/venv.sh dbos==3.4.0
 	@$(WITH_DB) target/release/slate-bench --write docs/benchmarks.md
 
 db: ## Print the DATABASE_URL of the local PostgreSQL, starting it when needed

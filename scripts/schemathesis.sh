@@ -6,13 +6,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 : "${DATABASE_URL:?set DATABASE_URL (make test does)}"
-venv=$root/.venv
-version=4.32.5
-if ! "$venv/bin/st" --version 2>/dev/null | grep -q "$version"; then
-  echo "schemathesis: installing schemathesis $version in .venv" >&2
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install -q --disable-pip-version-check "schemathesis==$version"
-fi
+"$root/scripts/venv.sh" schemathesis==4.32.5
 
 name=slate_schemathesis_$$
 base=${DATABASE_URL%%\?*}
@@ -35,6 +29,6 @@ for _ in $(seq 1 100); do
   curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break
   sleep 0.2
 done
-"$venv/bin/st" run "http://127.0.0.1:$port/api/openapi.json" \
+"$root/.venv/bin/st" run "http://127.0.0.1:$port/api/openapi.json" \
   --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \
   --header "Authorization: Bearer schemathesis" --max-examples 50 --seed 1 --no-color
