@@ -2,7 +2,8 @@
 //! made afresh) and prints the figures; with `--write FILE` also writes them as Markdown.
 //!
 //! - throughput: runs/s of the 5-step no-op workflow over runs all started at once;
-//! - latency: one such run started alone, from the start's commit to its completion;
+//! - latency: one such run started alone, from the start's commit to its completion, and the
+//!   hand-off from one step to the next;
 //! - write transactions per run (transaction ids assigned: the commits that reach the WAL);
 //! - recovery: from the SIGKILL of a worker in mid-step to that step running on another worker;
 //! - across processes: runs/s on 1, 2 and 4 worker processes, and takeover after a SIGSTOP (see
@@ -117,13 +118,24 @@ async fn main() -> anyhow::Result<()> {
         report.line(video(&db, duration).await?);
     }
 
-    let recoveries = recovery(&db, args.kills).await?;
+    let gaps = handoffs(&db, args.lone_runs).await?;
+    report.line(format!(
+        "hand-off latency: p50 {:.2} ms, p99 {:.2} ms (from one no-op step's start to the next \
+         one's, in {} lone 5-step runs)",
+        percentile(&gaps, 0.50),
+        percentile(&gaps, 0.99),
+        args.lone_runs
+    ));
+    let (recoveries, completions) = recovery(&db, args.kills).await?;
     report.line(format!(
         "resume after SIGKILL: median {:.0} ms, max {:.0} ms ({} kills, from the kill to the \
-         step running again on another worker process)",
+         step running again on another worker process); to the run's completion: median {:.0} \
+         ms, max {:.0} ms",
         percentile(&recoveries, 0.50),
         percentile(&recoveries, 1.0),
-        args.kills
+        args.kills,
+        percentile(&completions, 0.50),
+        percentile(&completions, 1.0)
     ));
     processes::takeover(&mut report, Duration::from_secs(3)).await?;
     processes::throughput(&mut report, args.process_runs).await?;
@@ -292,14 +304,14 @@ fn cpu_seconds() -> f64 {
 }
 
 /// Milliseconds from a SIGKILL of the worker running step three of a probe run to that step's
-/// next execution on the other worker process, `kills` times.
-async fn recovery(db: &TestDatabase, kills: usize) -> anyhow::Result<Vec<f64>> {
+/// next execution on the other worker process, and to the run's completion, `kills` times.
+async fn recovery(db: &TestDatabase, kills: usize) -> anyhow::Result<(Vec<f64>, Vec<f64>)> {
     probe::create_tables(&db.pool).await?;
     let binary = std::env::current_exe()?.with_file_name("test-worker");
     let binary = binary.to_str().context("the worker binary's path")?;
     let workflow = probe::workflow(db.pool.clone(), Duration::from_secs(30));
     let engine = Engine::builder(db.pool.clone()).register(&workflow).build();
-    let mut times = Vec::with_capacity(kills);
+    let (mut times, mut completions) = (Vec::with_capacity(kills), Vec::with_capacity(kills));
     let mut survivor = WorkerProcess::spawn(binary, &db.url, &[]);
     for _ in 0..kills {
         let mut victim = WorkerProcess::spawn(binary, &db.url, &["--no-scheduler"]);
@@ -319,11 +331,49 @@ async fn recovery(db: &TestDatabase, kills: usize) -> anyhow::Result<Vec<f64>> {
                 .await?;
         let resumed_at = step_three_runs(&db.pool, run, 2).await;
         times.push((resumed_at - killed_at).num_microseconds().unwrap_or(0) as f64 / 1000.0);
-        engine.wait_for_end(run, Duration::from_secs(60)).await?;
+        let end = engine
+            .wait_for_end(run, Duration::from_secs(60))
+            .await?
+            .context("the run ends")?;
+        let finished_at = end.finished_at.context("a finished run")?;
+        completions.push((finished_at - killed_at).num_microseconds().unwrap_or(0) as f64 / 1000.0);
     }
     survivor.terminate().await;
     times.sort_by(f64::total_cmp);
-    Ok(times)
+    completions.sort_by(f64::total_cmp);
+    Ok((times, completions))
+}
+
+/// Milliseconds from the start of one step to the start of the next in lone no-op runs: what a
+/// hand-off takes (the `step_started` events are written by the claim and by each hand-off).
+async fn handoffs(db: &TestDatabase, runs: usize) -> anyhow::Result<Vec<f64>> {
+    let noop = probe::noop();
+    let engine = Engine::builder(db.pool.clone()).register(&noop).build();
+    let shutdown = CancellationToken::new();
+    let worker = tokio::spawn(engine.worker(WorkerConfig::default()).run(shutdown.clone()));
+    let mut ids = Vec::with_capacity(runs);
+    for n in 0..runs {
+        let run = engine
+            .start(&noop, &(n as u64), StartOptions::default())
+            .await?
+            .run_id;
+        engine.wait_for_end(run, Duration::from_secs(60)).await?;
+        ids.push(run.0);
+    }
+    shutdown.cancel();
+    worker.await??;
+    let mut gaps: Vec<f64> = sqlx::query_scalar(
+        "SELECT gap FROM (
+             SELECT extract(epoch FROM at - lag(at) OVER (PARTITION BY run_id ORDER BY id))::float8
+                    * 1000 AS gap
+             FROM events WHERE run_id = ANY($1) AND kind = 'step_started') gaps
+         WHERE gap IS NOT NULL",
+    )
+    .bind(&ids)
+    .fetch_all(&db.pool)
+    .await?;
+    gaps.sort_by(f64::total_cmp);
+    Ok(gaps)
 }
 
 /// Waits for execution number `nth` of step three of `run`; returns when it began.
