@@ -78,3 +78,57 @@ pub fn slate_binary() -> PathBuf {
     );
     binary
 }
+
+/// `slate serve` in a process of its own, on a free port, ready to answer.
+pub struct SlateServer {
+    child: Child,
+    pub pid: u32,
+    /// For example `http://127.0.0.1:41234`.
+    pub base: String,
+}
+
+impl SlateServer {
+    /// Starts it on the database at `url`, keeping media in `media_dir`, with the extra settings
+    /// `env` (SLATE_* variables); its log goes to `media_dir/serve.log`. Waits until /readyz
+    /// answers.
+    pub async fn start(url: &str, media_dir: &std::path::Path, env: &[(&str, &str)]) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let log = std::fs::File::create(media_dir.join("serve.log")).expect("the server's log");
+        let child = Command::new(slate_binary())
+            .arg("serve")
+            .env("DATABASE_URL", url)
+            .env("SLATE_PORT", port.to_string())
+            .env("SLATE_MEDIA_DIR", media_dir)
+            .env("RUST_LOG", "warn")
+            .envs(env.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start slate serve");
+        let pid = child.id().expect("a running server");
+        let base = format!("http://127.0.0.1:{port}");
+        let http = reqwest::Client::new();
+        crate::wait::until(
+            "slate serve to be ready",
+            std::time::Duration::from_secs(60),
+            || async {
+                let answer = http.get(format!("{base}/readyz")).send().await.ok()?;
+                answer.status().is_success().then_some(())
+            },
+        )
+        .await;
+        Self { child, pid, base }
+    }
+
+    /// SIGTERM (a graceful shutdown), and waits for the exit.
+    pub async fn stop(mut self) {
+        // SAFETY: kill(2) on the pid of a child this value owns and has not reaped.
+        unsafe { libc::kill(self.pid as libc::pid_t, libc::SIGTERM) };
+        let _ = self.child.wait().await;
+    }
+}

@@ -8,8 +8,6 @@
 //! `make test` runs a bounded round; `make chaos` the full one (`SLATE_CHAOS=full`).
 
 use std::{
-    net::TcpListener,
-    process::Stdio,
     sync::{Arc, Mutex},
     time::Duration,
 };
@@ -20,11 +18,11 @@ use slate_engine::{Engine, StartOptions};
 use slate_integration_tests::{
     cluster::PrivateCluster,
     probe::{self, Behaviour, Probe},
-    process::{slate_binary, WorkerProcess},
+    process::{SlateServer, WorkerProcess},
     wait,
 };
 use sqlx::{postgres::PgPoolOptions, PgPool};
-use tokio::{process::Command, time::Instant};
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 const WORKER: &str = env!("CARGO_BIN_EXE_test-worker");
@@ -90,39 +88,18 @@ async fn every_run_completes_exactly_once_through_kills_pauses_and_database_rest
     let media = tempfile::tempdir().unwrap();
     let media_dir = media.path().to_str().unwrap().to_owned();
 
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let serve_log = std::fs::File::create(media.path().join("serve.log")).unwrap();
-    let mut serve = Command::new(slate_binary())
-        .arg("serve")
-        .env("DATABASE_URL", &cluster.url)
-        .env("SLATE_PORT", port.to_string())
-        .env("SLATE_MEDIA_DIR", &media_dir)
-        .env("SLATE_LEASE_TTL_SECS", LEASE_TTL.as_secs().to_string())
-        .env("SLATE_WORKERS", "4")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(serve_log)
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let base = format!("http://127.0.0.1:{port}");
+    let ttl = LEASE_TTL.as_secs().to_string();
+    let serve = SlateServer::start(
+        &cluster.url,
+        media.path(),
+        &[("SLATE_LEASE_TTL_SECS", &ttl), ("SLATE_WORKERS", "4")],
+    )
+    .await;
+    let base = serve.base.clone();
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
         .build()
         .unwrap();
-    wait::until(
-        "slate serve to be ready",
-        Duration::from_secs(60),
-        || async {
-            let answer = http.get(format!("{base}/readyz")).send().await.ok()?;
-            answer.status().is_success().then_some(())
-        },
-    )
-    .await;
     let worker_args = [
         "--media-dir",
         media_dir.as_str(),
@@ -356,8 +333,7 @@ async fn every_run_completes_exactly_once_through_kills_pauses_and_database_rest
             .unwrap();
 
     // No ffmpeg outlives its worker.
-    serve.start_kill().unwrap();
-    serve.wait().await.unwrap();
+    serve.stop().await;
     for worker in &mut workers {
         worker.terminate().await;
     }

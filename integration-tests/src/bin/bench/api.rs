@@ -2,12 +2,12 @@
 //! admitted videos only queue), and this process is the client. It measures GET /api/status
 //! (64 connections), POST /api/generate admissions, and the server's resident memory.
 
-use std::{net::TcpListener, process::Stdio, time::Duration};
+use std::time::Duration;
 
 use anyhow::Context;
 use serde_json::json;
-use slate_integration_tests::{database::TestDatabase, process::slate_binary, wait};
-use tokio::{process::Command, time::Instant};
+use slate_integration_tests::{database::TestDatabase, process::SlateServer};
+use tokio::time::Instant;
 
 use crate::{percentile, Report};
 
@@ -19,31 +19,13 @@ const ADMITTERS: usize = 16;
 pub async fn measure(report: &mut Report, status_seconds: u64) -> anyhow::Result<()> {
     let db = TestDatabase::new().await;
     let media = tempfile::tempdir()?;
-    let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-    let mut server = Command::new(slate_binary())
-        .arg("serve")
-        .env("DATABASE_URL", &db.url)
-        .env("SLATE_PORT", port.to_string())
-        .env("SLATE_WORKERS", "0")
-        .env("SLATE_MAX_QUEUED", "1000000")
-        .env("SLATE_MEDIA_DIR", media.path())
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .context("start slate serve")?;
-    let pid = server.id().context("a running server")?;
-    let base = format!("http://127.0.0.1:{port}");
-    let http = reqwest::Client::new();
-    wait::until(
-        "slate serve to be ready",
-        Duration::from_secs(60),
-        || async {
-            let answer = http.get(format!("{base}/readyz")).send().await.ok()?;
-            answer.status().is_success().then_some(())
-        },
+    let server = SlateServer::start(
+        &db.url,
+        media.path(),
+        &[("SLATE_WORKERS", "0"), ("SLATE_MAX_QUEUED", "1000000")],
     )
     .await;
+    let (pid, base) = (server.pid, server.base.clone());
     let idle = memory(pid, "VmRSS")?;
 
     let (admitted, seconds) = admissions(&base, Duration::from_secs(10)).await?;
@@ -73,9 +55,7 @@ pub async fn measure(report: &mut Report, status_seconds: u64) -> anyhow::Result
         memory(pid, "VmHWM")?
     ));
 
-    // SAFETY: kill(2) on the child's pid.
-    unsafe { libc::kill(pid as i32, libc::SIGTERM) };
-    server.wait().await?;
+    server.stop().await;
     db.drop().await;
     Ok(())
 }
