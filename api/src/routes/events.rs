@@ -110,14 +110,28 @@ async fn follow(
                 current_phase: snapshot.current_phase,
                 error: snapshot.error,
             };
-            let data = serde_json::to_string(&status).expect("a status serializes");
-            let frame = format!("id: {}\nevent: status\ndata: {data}\n\n", event.id);
-            if frames.send(Bytes::from(frame)).await.is_err() {
+            if frames.send(frame(event.id, &status)).await.is_err() {
                 return Ok(());
             }
         }
         if tracker.current().is_some_and(|now| now.is_finished()) {
             return Ok(());
+        }
+        if tracker.current().is_none() {
+            // No history (trimmed by the retention): the projection still says where it stands.
+            let video = crate::videos::find(&state.pool, video_id).await?;
+            if let Some(video) = video.filter(|v| v.is_finished()) {
+                let status = VideoStatus {
+                    video_id,
+                    status: video.status,
+                    progress: video.progress,
+                    current_phase: video.current_phase,
+                    estimated_time_remaining: None,
+                    error: video.error,
+                };
+                let _ = frames.send(frame(0, &status)).await;
+                return Ok(());
+            }
         }
         if !wait_for_news(&mut news, video_id).await
             && frames
@@ -128,6 +142,12 @@ async fn follow(
             return Ok(());
         }
     }
+}
+
+/// One `status` event.
+fn frame(id: i64, status: &VideoStatus) -> Bytes {
+    let data = serde_json::to_string(status).expect("a status serializes");
+    Bytes::from(format!("id: {id}\nevent: status\ndata: {data}\n\n"))
 }
 
 /// Waits until the feed announces `video_id` (true) or the stream has been quiet too long (false).

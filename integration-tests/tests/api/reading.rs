@@ -200,3 +200,13 @@ async fn every_answer_carries_a_request_id_and_keeps_the_callers() {
     assert_eq!(kept.headers()["x-request-id"], "edge-7f3a");
     app.finish().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_events_stream_of_a_finished_video_without_history_sends_its_status_and_closes() {
+    let app = spawn_app(false).await;
+    let id = fixture(&app, "complete", Some("v/final.mp4")).await;
+    let events = app.events(&id.to_string(), None).await;
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0].1["status"], "complete");
+    app.finish().await;
+}
