@@ -1,7 +1,9 @@
 //! The operators' API under /api/admin, behind `Authorization: Bearer <SLATE_ADMIN_TOKEN>`
 //! (compared in constant time). Without a configured token it does not exist (404).
 
-use actix_web::{web, HttpRequest, HttpResponse};
+use std::future::{ready, Ready};
+
+use actix_web::{dev::Payload, web, FromRequest, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -24,22 +26,40 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .route("/api/admin/runs/{run_id}/cancel", web::post().to(cancel));
 }
 
-/// Lets the request through only with the configured token.
-fn authorize(state: &AppState, request: &HttpRequest) -> Result<(), ApiError> {
-    let Some(expected) = &state.admin_token else {
-        return Err(ApiError::NotFound("this path".into()));
-    };
-    let given = request
-        .headers()
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or("");
-    if bool::from(given.as_bytes().ct_eq(expected.as_bytes())) {
-        Ok(())
-    } else {
-        Err(ApiError::Unauthorized)
+/// An operator's request: it carries the configured token. Handlers that take it as their first
+/// argument are the operators'; without a configured token they answer 404, with a wrong one 401.
+pub struct Operator;
+
+impl FromRequest for Operator {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let expected = request
+            .app_data::<web::Data<AppState>>()
+            .and_then(|state| state.admin_token.as_deref());
+        ready(match expected {
+            None => Err(ApiError::NotFound("this path".into())),
+            Some(expected) => {
+                let given = request
+                    .headers()
+                    .get("authorization")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.strip_prefix("Bearer "))
+                    .unwrap_or("");
+                if bool::from(given.as_bytes().ct_eq(expected.as_bytes())) {
+                    Ok(Operator)
+                } else {
+                    Err(ApiError::Unauthorized)
+                }
+            }
+        })
     }
+}
+
+/// The run the path names.
+fn run_id(raw: &str) -> Result<RunId, ApiError> {
+    video_id(raw).map(RunId)
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -116,11 +136,10 @@ pub struct RunHistory {
         (status = 404, description = "The admin API is off", body = ErrorBody),
         (status = 422, body = ErrorBody)))]
 pub async fn runs(
+    _: Operator,
     state: web::Data<AppState>,
-    request: HttpRequest,
     query: web::Query<RunsQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    authorize(&state, &request)?;
     let wanted = match query.status.as_deref() {
         None | Some("") => None,
         Some(raw) => Some(serde_json::from_value::<RunState>(json!(raw)).map_err(|_| {
@@ -144,12 +163,11 @@ pub async fn runs(
     responses((status = 200, body = RunHistory),
         (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn history(
+    _: Operator,
     state: web::Data<AppState>,
-    request: HttpRequest,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    authorize(&state, &request)?;
-    let id = RunId(video_id(&path)?);
+    let id = run_id(&path)?;
     let run = state
         .engine
         .run(id)
@@ -200,13 +218,12 @@ pub struct Replayed {
         (status = 404, body = ErrorBody), (status = 409, description = "The run is running",
         body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn replay(
+    _: Operator,
     state: web::Data<AppState>,
-    request: HttpRequest,
     path: web::Path<String>,
     body: web::Json<ReplayBody>,
 ) -> Result<HttpResponse, ApiError> {
-    authorize(&state, &request)?;
-    let id = RunId(video_id(&path)?);
+    let id = run_id(&path)?;
     let phase = body
         .from_phase
         .as_deref()
@@ -239,12 +256,11 @@ pub struct RunCancelled {
         (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 409, description = "The run is finished", body = ErrorBody)))]
 pub async fn cancel(
+    _: Operator,
     state: web::Data<AppState>,
-    request: HttpRequest,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    authorize(&state, &request)?;
-    let id = RunId(video_id(&path)?);
+    let id = run_id(&path)?;
     state.engine.cancel(id).await?;
     Ok(HttpResponse::Ok().json(RunCancelled {
         run_id: id.0,
