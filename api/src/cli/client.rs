@@ -70,6 +70,38 @@ pub(super) async fn answer(response: reqwest::Response) -> anyhow::Result<Value>
     bail!("the server answered {status}: {message}")
 }
 
+/// Whether a status (the JSON of GET /api/status) is final: complete, failed or cancelled.
+pub(super) fn is_finished(status: &Value) -> bool {
+    matches!(
+        status["status"].as_str(),
+        Some("complete" | "failed" | "cancelled")
+    )
+}
+
+/// Everything about a video (GET /api/video/{id}).
+pub(super) async fn describe(
+    http: &reqwest::Client,
+    server: &ServerArgs,
+    id: &str,
+) -> anyhow::Result<Value> {
+    let path = format!("/api/video/{id}");
+    answer(http.get(endpoint(server, &path)).send().await?).await
+}
+
+/// The bytes of a media URL.
+pub(super) async fn download(
+    http: &reqwest::Client,
+    url: &str,
+) -> anyhow::Result<actix_web::web::Bytes> {
+    Ok(http
+        .get(url)
+        .send()
+        .await?
+        .error_for_status()?
+        .bytes()
+        .await?)
+}
+
 pub(super) fn endpoint(server: &ServerArgs, path: &str) -> String {
     format!("{}{path}", server.url.trim_end_matches('/'))
 }
@@ -110,25 +142,14 @@ pub async fn generate(args: GenerateArgs) -> anyhow::Result<()> {
             last["status"].as_str().unwrap_or("ended")
         );
     }
-    let video = answer(
-        http.get(endpoint(&args.server, &format!("/api/video/{id}")))
-            .send()
-            .await?,
-    )
-    .await?;
+    let video = describe(&http, &args.server, &id).await?;
     let url = video["final_video_url"]
         .as_str()
         .context("no final_video_url")?;
     let path = args
         .output
         .unwrap_or_else(|| PathBuf::from(format!("{id}.mp4")));
-    let bytes = http
-        .get(url)
-        .send()
-        .await?
-        .error_for_status()?
-        .bytes()
-        .await?;
+    let bytes = download(&http, url).await?;
     tokio::fs::write(&path, &bytes)
         .await
         .with_context(|| format!("cannot write {}", path.display()))?;
@@ -184,10 +205,7 @@ async fn follow(http: &reqwest::Client, server: &ServerArgs, id: &str) -> anyhow
             }
             Err(error) => return Err(error.context("lost the events stream")),
         }
-        if matches!(
-            last["status"].as_str(),
-            Some("complete" | "failed" | "cancelled")
-        ) {
+        if is_finished(&last) {
             bar.finish_and_clear();
             return Ok(last);
         }

@@ -6,9 +6,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::bail;
 use clap::Args;
-use serde_json::{json, Value};
+use serde_json::json;
 
-use super::client::{answer, endpoint, ServerArgs};
+use super::client::{answer, describe, download, endpoint, is_finished, ServerArgs};
 
 #[derive(Args)]
 pub struct SmokeArgs {
@@ -137,10 +137,7 @@ async fn run(
                 .await?,
         )
         .await?;
-        if matches!(
-            status["status"].as_str(),
-            Some("complete" | "failed" | "cancelled")
-        ) {
+        if is_finished(&status) {
             break status;
         }
         if began.elapsed() > limit {
@@ -148,12 +145,7 @@ async fn run(
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     };
-    let video: Value = answer(
-        http.get(endpoint(server, &format!("/api/video/{id}")))
-            .send()
-            .await?,
-    )
-    .await?;
+    let video = describe(http, server, &id).await?;
     let seconds = began.elapsed().as_secs_f64();
     let cost_usd = video["cost_usd"].as_f64().unwrap_or(0.0);
     if status["status"] != "complete" {
@@ -165,13 +157,7 @@ async fn run(
         });
     }
     let url = video["final_video_url"].as_str().unwrap_or_default();
-    let file = http
-        .get(url)
-        .send()
-        .await?
-        .error_for_status()?
-        .bytes()
-        .await?;
+    let file = download(http, url).await?;
     let status = if file.len() > 10_000 && video["spec"]["duration"] == case.duration {
         "ok"
     } else {
