@@ -7,11 +7,13 @@ use serde::Serialize;
 use sqlx::{postgres::PgListener, PgPool};
 
 use crate::{
+    eager::LocalWorkers,
     error::{Error, Result},
     event::{self, Event},
     metrics::Metrics,
-    run::{self, Checkpoint, RunId, RunState, RunSummary, StartOptions, Started},
+    run::{self, Checkpoint, RunId, RunState, RunSummary},
     scheduler::{Scheduler, SchedulerConfig},
+    start::{NewRun, StartOptions, Started, Starter},
     worker::{Worker, WorkerConfig},
     workflow::{Workflow, WorkflowDef},
     RUNS_CHANNEL,
@@ -23,6 +25,9 @@ pub struct Engine {
     pub(crate) pool: PgPool,
     pub(crate) registry: Arc<Registry>,
     pub(crate) metrics: Metrics,
+    /// The workers running in this process, for eager starts.
+    pub(crate) local: Arc<LocalWorkers>,
+    pub(crate) starter: Arc<Starter>,
 }
 
 /// Registers the workflows an [`Engine`] knows.
@@ -71,6 +76,8 @@ impl EngineBuilder {
             pool: self.pool,
             registry: Arc::new(self.registry),
             metrics: Metrics::default(),
+            local: Arc::default(),
+            starter: Arc::default(),
         }
     }
 }
@@ -103,17 +110,20 @@ impl Engine {
         Scheduler::new(self.pool.clone(), config)
     }
 
-    /// Starts a run in a transaction of its own (see [`crate::start_using`] to start one in yours).
+    /// Starts a run and returns once it is committed (see [`crate::start_using`] to start one in
+    /// your own transaction). Concurrent starts of this engine commit together. When a worker of
+    /// this engine runs in this process and has room, the run's first step is leased to it in the
+    /// same transaction and starts at once, without a claim.
     pub async fn start<I: Serialize>(
         &self,
         workflow: &Workflow<I>,
         input: &I,
         options: StartOptions,
     ) -> Result<Started> {
-        let mut tx = self.pool.begin().await?;
-        let started = run::start_using(&mut tx, workflow, input, options).await?;
-        tx.commit().await?;
-        Ok(started)
+        let run = NewRun::new(workflow.def.clone(), serde_json::to_value(input)?, options);
+        self.starter
+            .start(run, &self.pool, &self.registry, &self.local)
+            .await
     }
 
     /// Re-runs a completed, failed or cancelled run from the step named `from_step`; the later

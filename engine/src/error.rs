@@ -29,6 +29,8 @@ pub enum Error {
     WorkerLockTaken(uuid::Uuid),
     #[error("the workflow's hook failed: {0}")]
     Hook(crate::hook::HookError),
+    #[error("the start was abandoned before it was answered; the run may have started")]
+    StartAbandoned,
 }
 
 /// The engine's result type.

@@ -22,6 +22,7 @@
 
 mod connection;
 mod context;
+mod eager;
 mod engine;
 mod error;
 mod event;
@@ -32,6 +33,7 @@ mod metrics;
 mod retry;
 mod run;
 mod scheduler;
+mod start;
 mod step_error;
 mod task;
 mod worker;
@@ -44,10 +46,9 @@ pub use event::{Event, EventKind};
 pub use hook::{Hook, HookError, Transition, TransitionKind};
 pub use metrics::Metrics;
 pub use retry::RetryPolicy;
-pub use run::{
-    start_using, Checkpoint, RunError, RunId, RunState, RunSummary, StartOptions, Started,
-};
+pub use run::{Checkpoint, RunError, RunId, RunState, RunSummary};
 pub use scheduler::{Rescue, Scheduler, SchedulerConfig};
+pub use start::{start_using, StartOptions, Started};
 pub use step_error::StepError;
 pub use worker::{Worker, WorkerConfig};
 pub use workflow::{Step, Workflow, WorkflowBuilder};

@@ -1,4 +1,4 @@
-//! Runs: starting one inside the caller's transaction, replaying, cancelling and reading them.
+//! Runs: replaying, cancelling and reading them.
 //! A run's row says where it stands; its task (the outbox) says what is due next.
 
 use std::fmt;
@@ -6,13 +6,13 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use sqlx::{types::Json, PgConnection, PgPool};
+use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use crate::{
     error::{Error, Result},
     hook::{Transition, TransitionKind},
-    workflow::{Workflow, WorkflowDef},
+    workflow::WorkflowDef,
     RUNS_CHANNEL, TASKS_CHANNEL,
 };
 
@@ -82,77 +82,6 @@ pub struct RunError {
     pub code: String,
     pub message: String,
     pub attempts: u32,
-}
-
-/// Options of [`start_using`].
-#[derive(Debug, Clone, Default)]
-pub struct StartOptions {
-    /// The run's id; a new one when `None`.
-    pub run_id: Option<RunId>,
-    /// A second start of the same workflow with the same key returns the first run.
-    pub idempotency_key: Option<String>,
-}
-
-/// The outcome of a start.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Started {
-    pub run_id: RunId,
-    /// False when the idempotency key named an existing run, which is returned instead.
-    pub created: bool,
-}
-
-/// Starts a run of `workflow` inside the caller's transaction: the run, its first task and its
-/// first event are written with whatever else the transaction writes, and idle workers are
-/// notified when it commits.
-pub async fn start_using<I: Serialize>(
-    conn: &mut PgConnection,
-    workflow: &Workflow<I>,
-    input: &I,
-    options: StartOptions,
-) -> Result<Started> {
-    let def = &workflow.def;
-    let run_id = options.run_id.unwrap_or_default();
-    let inserted: Option<RunId> = sqlx::query_scalar(
-        "WITH run AS (
-             INSERT INTO runs (id, workflow, workflow_version, input, idempotency_key)
-             VALUES ($1, $2, $3, $4, $5)
-             ON CONFLICT (workflow, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
-             RETURNING id
-         ), task AS (
-             INSERT INTO tasks (run_id, workflow, workflow_version, generation, step_index, step)
-             SELECT id, $2, $3, 0, 0, $6 FROM run
-         ), event AS (
-             INSERT INTO events (run_id, kind, detail)
-             SELECT id, 'run_started', jsonb_build_object('workflow', $2::text, 'version', $3::int)
-             FROM run
-         )
-         SELECT run.id FROM run, LATERAL (SELECT pg_notify($7, '')) AS notified",
-    )
-    .bind(run_id)
-    .bind(def.name)
-    .bind(def.version)
-    .bind(Json(input))
-    .bind(&options.idempotency_key)
-    .bind(def.steps[0].name)
-    .bind(TASKS_CHANNEL)
-    .fetch_optional(&mut *conn)
-    .await?;
-    if let Some(run_id) = inserted {
-        return Ok(Started {
-            run_id,
-            created: true,
-        });
-    }
-    let existing =
-        sqlx::query_scalar("SELECT id FROM runs WHERE workflow = $1 AND idempotency_key = $2")
-            .bind(def.name)
-            .bind(&options.idempotency_key)
-            .fetch_one(&mut *conn)
-            .await?;
-    Ok(Started {
-        run_id: existing,
-        created: false,
-    })
 }
 
 /// A run as the engine sees it.

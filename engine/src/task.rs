@@ -39,6 +39,18 @@ impl Attempt {
         (self.lease.attempt - self.interrupted).max(1) as u32
     }
 
+    /// The transition that tells the workflow's hook this attempt began.
+    pub fn started(&self) -> Option<(&WorkflowDef, Transition<'static>)> {
+        let step = self.step()?;
+        let kind = TransitionKind::StepStarted {
+            step: step.name,
+            step_index: self.lease.step_index as usize,
+            attempt: self.lease.attempt as u32,
+        };
+        let run_id = self.lease.run_id;
+        Some((&*self.workflow, Transition { run_id, kind }))
+    }
+
     /// The step the attempt runs, if the definition still has it at this index.
     pub fn step(&self) -> Option<&StepDef> {
         self.workflow
@@ -126,24 +138,7 @@ pub(crate) async fn claim(
             })
         })
         .collect();
-    let transitions: Vec<_> = attempts
-        .iter()
-        .filter_map(|a| {
-            let step = a.step()?;
-            let kind = TransitionKind::StepStarted {
-                step: step.name,
-                step_index: a.lease.step_index as usize,
-                attempt: a.lease.attempt as u32,
-            };
-            Some((
-                &*a.workflow,
-                Transition {
-                    run_id: a.lease.run_id,
-                    kind,
-                },
-            ))
-        })
-        .collect();
+    let transitions: Vec<_> = attempts.iter().filter_map(Attempt::started).collect();
     run_hooks(&mut tx, &transitions)
         .await
         .map_err(Error::Hook)?;

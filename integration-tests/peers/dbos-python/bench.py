@@ -1,6 +1,6 @@
 """The peer of Slate's engine benchmark on DBOS Transact's Python SDK: a workflow of five no-op
-steps, run alone (latency from start to result) and in a burst (runs/s), against the database at
-DATABASE_URL. `make bench` runs it in the git-ignored .venv. Prints one JSON line of figures."""
+steps, run alone (latency from start to result, after untimed warm-up runs) and in a burst
+(runs/s), against the database at DATABASE_URL. `make bench` runs it in the git-ignored .venv. Prints one JSON line of figures."""
 
 import json
 import os
@@ -31,10 +31,13 @@ def percentile(values, q):
 
 def main():
     burst = int(sys.argv[1]) if len(sys.argv) > 1 else 2000
-    lone = int(sys.argv[2]) if len(sys.argv) > 2 else 100
+    lone = int(sys.argv[2]) if len(sys.argv) > 2 else 1000
+    warm_up = int(sys.argv[3]) if len(sys.argv) > 3 else 20
     DBOS(config={"name": "slate-peer-bench", "system_database_url": os.environ["DATABASE_URL"]})
     DBOS.launch()
 
+    for n in range(warm_up):
+        five_steps(n)
     latencies = []
     for n in range(lone):
         began = time.perf_counter()

@@ -54,6 +54,34 @@ impl Scale {
     }
 }
 
+/// When the one-off faults strike, as shares of the chaos window. They come in this order, each
+/// at a point drawn from the round's seed, as do the kills' victims and intervals.
+struct Schedule {
+    seed: u64,
+    pause: f64,
+    terminate: f64,
+    restart: f64,
+}
+
+impl Schedule {
+    /// From `SLATE_CHAOS_SEED` when set (to replay a round's schedule), else from a new seed.
+    fn from_env() -> (Self, fastrand::Rng) {
+        let seed = std::env::var("SLATE_CHAOS_SEED")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| fastrand::u64(..));
+        let mut rng = fastrand::Rng::with_seed(seed);
+        let mut between = |from: f64, to: f64| from + rng.f64() * (to - from);
+        let schedule = Self {
+            seed,
+            pause: between(0.1, 0.3),
+            terminate: between(0.35, 0.5),
+            restart: between(0.55, 0.75),
+        };
+        (schedule, rng)
+    }
+}
+
 /// When the database was out (restarted, or its backends terminated), for judging 503s.
 #[derive(Default)]
 struct Outages(Mutex<Vec<(DateTime<Utc>, DateTime<Utc>)>>);
@@ -77,6 +105,11 @@ impl Outages {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_run_completes_exactly_once_through_kills_pauses_and_database_restarts() {
     let scale = Scale::from_env();
+    let (schedule, mut rng) = Schedule::from_env();
+    eprintln!(
+        "chaos seed {0}: SLATE_CHAOS_SEED={0} replays this round's faults",
+        schedule.seed
+    );
     let cluster = PrivateCluster::start();
     let pool = PgPoolOptions::new()
         .max_connections(4)
@@ -200,15 +233,14 @@ async fn every_run_completes_exactly_once_through_kills_pauses_and_database_rest
     let mut kills: Vec<(u32, DateTime<Utc>)> = Vec::new();
     let (mut paused, mut terminated, mut restarted) = (false, false, false);
     let mut next_kill = began + Duration::from_secs(2);
-    let mut rng = fastrand::Rng::with_seed(7);
     while began.elapsed() < scale.chaos {
         tokio::time::sleep(Duration::from_millis(200)).await;
         let t = began.elapsed();
         let at = |share: f64| t > scale.chaos.mul_f64(share);
-        if !paused && at(0.2) {
+        if !paused && at(schedule.pause) {
             paused = true;
             pause_until_taken_over(&pool, &workers[1]).await;
-        } else if !terminated && at(0.4) {
+        } else if !terminated && at(schedule.terminate) {
             terminated = true;
             let from = Utc::now();
             sqlx::query(
@@ -219,7 +251,7 @@ async fn every_run_completes_exactly_once_through_kills_pauses_and_database_rest
             .await
             .unwrap();
             outages.record(from, Utc::now());
-        } else if !restarted && at(0.55) {
+        } else if !restarted && at(schedule.restart) {
             restarted = true;
             let from = Utc::now();
             let cluster = &cluster;
@@ -345,7 +377,8 @@ async fn every_run_completes_exactly_once_through_kills_pauses_and_database_rest
     println!(
         "chaos: {} runs ({} probe runs, {} videos) all complete; {} kills, 1 pause past the \
          lease, 1 backend termination, 1 PostgreSQL restart; duplicates 0; {} late results fenced; \
-         {} API answers, {} of them 503 during outages; longest resume after a kill {:.0} ms",
+         {} API answers, {} of them 503 during outages; longest resume after a kill {:.0} ms \
+         (seed {})",
         total,
         scale.probes,
         scale.videos,
@@ -353,7 +386,8 @@ async fn every_run_completes_exactly_once_through_kills_pauses_and_database_rest
         dropped,
         answers.len(),
         unavailable,
-        resumes.iter().copied().fold(0.0, f64::max) * 1000.0
+        resumes.iter().copied().fold(0.0, f64::max) * 1000.0,
+        schedule.seed
     );
     pool.close().await;
 }

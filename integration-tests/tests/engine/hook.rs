@@ -11,7 +11,7 @@ use sqlx::PgConnection;
 use crate::harness::test_worker_config;
 
 /// Writes each transition to `seen`, as the API writes its projection.
-struct Recorder;
+pub struct Recorder;
 
 #[async_trait]
 impl Hook for Recorder {

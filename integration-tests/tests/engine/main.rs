@@ -13,3 +13,4 @@ mod memo;
 mod replay;
 mod retries;
 mod scale;
+mod start;

@@ -1,6 +1,6 @@
 //! The peer of Slate's engine benchmark on DBOS Transact (Rust SDK): a workflow of five no-op
-//! steps, run alone (latency from start to result) and in a burst (runs/s), against the database
-//! at DATABASE_URL. Prints one JSON line with the figures.
+//! steps, run alone (latency from start to result, after untimed warm-up runs) and in a burst
+//! (runs/s), against the database at DATABASE_URL. Prints one JSON line with the figures.
 
 use std::time::Instant;
 
@@ -23,7 +23,8 @@ async fn main() -> dbos::Result<()> {
     let url = std::env::var("DATABASE_URL").expect("DATABASE_URL");
     let mut args = std::env::args().skip(1);
     let burst: usize = args.next().map_or(2000, |a| a.parse().expect("runs"));
-    let lone: usize = args.next().map_or(100, |a| a.parse().expect("lone runs"));
+    let lone: usize = args.next().map_or(1000, |a| a.parse().expect("lone runs"));
+    let warm_up: usize = args.next().map_or(20, |a| a.parse().expect("warm-up runs"));
     let dbos = DBOS::new(Config {
         app_version: Some("1".into()),
         max_connections: 32,
@@ -32,6 +33,9 @@ async fn main() -> dbos::Result<()> {
     let workflow = dbos.register_workflow("five_steps", five_steps)?;
     dbos.launch().await?;
 
+    for n in 0..warm_up {
+        workflow.run(n as u64).await?;
+    }
     let mut latencies = Vec::with_capacity(lone);
     for n in 0..lone {
         let began = Instant::now();

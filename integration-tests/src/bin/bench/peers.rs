@@ -24,7 +24,7 @@ pub struct Figures {
 struct Peer {
     name: &'static str,
     program: PathBuf,
-    /// Arguments before the burst's and the lone runs' counts.
+    /// Arguments before the counts of the burst's, the lone and the warm-up runs.
     args: Vec<String>,
 }
 
@@ -50,8 +50,7 @@ fn peers() -> [Peer; 2] {
 pub async fn compare(
     report: &mut Report,
     slate: &Figures,
-    runs: usize,
-    lone: usize,
+    counts: [usize; 3],
 ) -> anyhow::Result<()> {
     for peer in peers() {
         if !peer.program.exists() {
@@ -65,7 +64,7 @@ pub async fn compare(
         let db = TestDatabase::new().await;
         let out = tokio::process::Command::new(&peer.program)
             .args(&peer.args)
-            .args([runs.to_string(), lone.to_string()])
+            .args(counts.map(|count| count.to_string()))
             .env("DATABASE_URL", &db.url)
             .env("RUST_LOG", "error")
             .output()
@@ -85,10 +84,11 @@ pub async fn compare(
                 .with_context(|| format!("the {} benchmark's figures", peer.name))?,
         )?;
         report.line(format!(
-            "{}, same workflow and PostgreSQL: {:.0} runs/s ({runs} runs started at once; each \
+            "{}, same workflow and PostgreSQL: {:.0} runs/s ({} runs started at once; each \
              done p50 {:.0} ms, p99 {:.0} ms); lone run p50 {:.2} ms, p99 {:.2} ms",
             peer.name,
             peer_figures.runs_per_second,
+            counts[0],
             peer_figures.burst_p50_ms,
             peer_figures.burst_p99_ms,
             peer_figures.lone_p50_ms,

@@ -1,0 +1,100 @@
+//! Eager starts: a run started through [`crate::Engine::start`] in a process whose worker has a
+//! free slot is leased to that worker in the start's own transaction and handed to it in memory
+//! once that commits. The run then costs no claim and waits for no notification. If the process
+//! dies before the worker runs the step, the task is an ordinary leased task, rescued like any
+//! other.
+
+use std::sync::{Arc, Mutex, Weak};
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use tokio::sync::OwnedSemaphorePermit;
+use uuid::Uuid;
+
+use crate::{context::Lease, start::Started, task::Attempt, worker::Shared, workflow::WorkflowDef};
+
+/// An attempt leased at its run's start, with the worker slot reserved for it.
+pub(crate) struct Eager {
+    pub attempt: Attempt,
+    pub slot: OwnedSemaphorePermit,
+}
+
+/// The workers running in this process, which take runs as they are started.
+#[derive(Default)]
+pub(crate) struct LocalWorkers {
+    workers: Mutex<Vec<Weak<Shared>>>,
+}
+
+impl LocalWorkers {
+    pub fn add(&self, worker: &Arc<Shared>) {
+        self.lock().push(Arc::downgrade(worker));
+    }
+
+    pub fn remove(&self, worker: &Arc<Shared>) {
+        self.lock().retain(|w| !w.ptr_eq(&Arc::downgrade(worker)));
+    }
+
+    /// A slot of the local worker with the most room, if any has room and may take work.
+    pub fn reserve(&self) -> Option<Reservation> {
+        let mut workers = self.lock();
+        workers.retain(|w| w.strong_count() > 0);
+        let worker = workers
+            .iter()
+            .filter_map(Weak::upgrade)
+            .filter(|w| w.takes_work())
+            .max_by_key(|w| w.free_slots())?;
+        let slot = worker.slots.clone().try_acquire_owned().ok()?;
+        Some(Reservation { worker, slot })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Weak<Shared>>> {
+        self.workers.lock().expect("local workers lock")
+    }
+}
+
+/// A free slot of a local worker, held while the start that will fill it commits. Dropping it
+/// gives the slot back.
+pub(crate) struct Reservation {
+    worker: Arc<Shared>,
+    slot: OwnedSemaphorePermit,
+}
+
+impl Reservation {
+    pub fn worker_id(&self) -> Uuid {
+        self.worker.id
+    }
+
+    /// The first attempt of the run `started`, leased to this worker at `leased_at`.
+    pub fn attempt(
+        &self,
+        workflow: Arc<WorkflowDef>,
+        started: Started,
+        input: Value,
+        leased_at: DateTime<Utc>,
+    ) -> Attempt {
+        Attempt {
+            lease: Lease {
+                run_id: started.run_id,
+                generation: 0,
+                step_index: 0,
+                attempt: 1,
+                worker_id: self.worker.id,
+            },
+            step_name: workflow.steps[0].name.to_owned(),
+            workflow,
+            input,
+            leased_at,
+            interrupted: 0,
+        }
+    }
+
+    /// Gives the worker `attempt`, once the start that leased it has committed. The task of a
+    /// worker that stopped meanwhile is given back by its shutdown or taken back by the
+    /// scheduler's rescue.
+    pub fn hand(self, attempt: Attempt) {
+        let _ = self.worker.inbox.send(Eager {
+            attempt,
+            slot: self.slot,
+        });
+    }
+}

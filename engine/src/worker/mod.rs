@@ -1,0 +1,219 @@
+//! Workers: claim due tasks in batches, run each step under its timeout (and its run's
+//! cancellation), and hand each result to the completer, which commits it fenced on the lease.
+//! A worker keeps the next step of a run it just advanced and starts it at once (sticky
+//! continuation), so a run usually costs one claim, or none when it was started in the worker's
+//! own process (see [`crate::eager`]). On shutdown it stops claiming, lets running attempts
+//! finish within a grace period, and gives the tasks of the rest back.
+
+mod attempt;
+mod claim;
+mod heartbeat;
+
+use std::{
+    collections::HashMap,
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc, Mutex,
+    },
+    time::Duration,
+};
+
+use tokio::{
+    sync::{mpsc, Notify, OwnedSemaphorePermit, Semaphore},
+    task::JoinSet,
+    time::Instant,
+};
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::{
+    connection::Dedicated,
+    eager::Eager,
+    engine::Engine,
+    error::Result,
+    handoff::{Completer, Finished},
+    liveness,
+    run::RunId,
+    task::Attempt,
+};
+
+/// How a worker runs.
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    /// Shown in the worker registry; host and process id by default.
+    pub name: String,
+    /// The most attempts running at once.
+    pub concurrency: usize,
+    /// The most tasks one claim takes.
+    pub claim_batch: usize,
+    /// How long the worker's leases outlive its last heartbeat.
+    pub lease_ttl: Duration,
+    pub heartbeat_interval: Duration,
+    /// How often an idle worker looks for due tasks without having been notified.
+    pub poll_interval: Duration,
+    /// How long running attempts may take to finish after shutdown is asked.
+    pub shutdown_grace: Duration,
+    /// How long a cancelled attempt may take to stop by itself before it is dropped.
+    pub cancel_grace: Duration,
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        let host = std::fs::read_to_string("/etc/hostname")
+            .map(|h| h.trim().to_owned())
+            .unwrap_or_else(|_| "localhost".to_owned());
+        Self {
+            name: format!("{host}:{}", std::process::id()),
+            concurrency: 16,
+            claim_batch: 64,
+            lease_ttl: Duration::from_secs(30),
+            heartbeat_interval: Duration::from_secs(3),
+            poll_interval: Duration::from_secs(5),
+            shutdown_grace: Duration::from_secs(30),
+            cancel_grace: Duration::from_secs(5),
+        }
+    }
+}
+
+/// A worker process's loop (several may run in one process, each with its own id).
+pub struct Worker {
+    engine: Engine,
+    config: WorkerConfig,
+    id: Uuid,
+}
+
+/// What the worker's tasks share.
+pub(crate) struct Shared {
+    engine: Engine,
+    config: WorkerConfig,
+    pub id: Uuid,
+    /// One permit per attempt that may run at once.
+    pub slots: Arc<Semaphore>,
+    /// Where this process's starts hand the runs they leased to this worker.
+    pub inbox: mpsc::UnboundedSender<Eager>,
+    /// The attempts running now, by run, with the token that stops them.
+    running: Mutex<HashMap<RunId, Running>>,
+    /// Woken by notifications and by the worker's own retries.
+    wake: Notify,
+    /// Cleared on shutdown, so that finished steps queue their successors for other workers.
+    keep_next: AtomicBool,
+    /// Whether the liveness lock is held; the worker claims only while it is.
+    locked: AtomicBool,
+}
+
+struct Running {
+    stop: CancellationToken,
+    since: Instant,
+}
+
+impl Worker {
+    pub(crate) fn new(engine: Engine, config: WorkerConfig) -> Self {
+        Self {
+            engine,
+            config,
+            id: Uuid::now_v7(),
+        }
+    }
+
+    pub fn id(&self) -> Uuid {
+        self.id
+    }
+
+    /// Runs until `shutdown` is cancelled, then shuts down gracefully.
+    pub async fn run(self, shutdown: CancellationToken) -> Result<()> {
+        let Self { engine, config, id } = self;
+        let listener = liveness::connect(&engine.pool, id, &config.name, config.lease_ttl).await?;
+        tracing::info!(worker.id = %id, name = %config.name, "worker started");
+        let (inbox, mut eager) = mpsc::unbounded_channel();
+        let shared = Arc::new(Shared {
+            slots: Arc::new(Semaphore::new(config.concurrency)),
+            engine,
+            config,
+            id,
+            inbox,
+            running: Mutex::new(HashMap::new()),
+            wake: Notify::new(),
+            keep_next: AtomicBool::new(true),
+            locked: AtomicBool::new(true),
+        });
+        let (finished_tx, finished_rx) = mpsc::channel(1024);
+        let completer = tokio::spawn(
+            Completer {
+                conn: Dedicated::new(&shared.engine.pool),
+                worker_id: id,
+                finished: finished_rx,
+            }
+            .run(),
+        );
+        let background = CancellationToken::new();
+        let listen = tokio::spawn({
+            let signalled = shared.clone();
+            liveness::listen(
+                listener,
+                id,
+                shared.config.name.clone(),
+                shared.config.lease_ttl,
+                background.clone(),
+                move |signal| signalled.on_liveness(signal),
+            )
+        });
+        let heartbeat = tokio::spawn(shared.clone().heartbeat(background.clone()));
+
+        shared.engine.local.add(&shared);
+        let mut attempts = JoinSet::new();
+        shared
+            .claim(&mut attempts, &mut eager, &finished_tx, &shutdown)
+            .await;
+
+        shared.keep_next.store(false, Ordering::SeqCst);
+        shared.engine.local.remove(&shared);
+        eager.close();
+        while let Ok(leased) = eager.try_recv() {
+            shared.spawn(&mut attempts, leased.attempt, leased.slot, &finished_tx);
+        }
+        let grace = shared.config.shutdown_grace;
+        let drained = tokio::time::timeout(grace, async {
+            while attempts.join_next().await.is_some() {}
+        })
+        .await;
+        if drained.is_err() {
+            tracing::warn!(
+                left = attempts.len(),
+                "shutdown grace elapsed; stopping attempts"
+            );
+            attempts.shutdown().await;
+        }
+        drop(finished_tx);
+        let _ = completer.await;
+        background.cancel();
+        let _ = tokio::join!(listen, heartbeat);
+        let released =
+            liveness::release(&shared.engine.pool, id, None, "the worker shut down").await?;
+        liveness::deregister(&shared.engine.pool, id).await?;
+        tracing::info!(worker.id = %id, released, "worker stopped");
+        Ok(())
+    }
+}
+
+impl Shared {
+    /// Whether this process's starts may lease runs to this worker: it holds its liveness lock
+    /// and is not shutting down.
+    pub fn takes_work(&self) -> bool {
+        self.locked.load(Ordering::SeqCst) && self.keep_next.load(Ordering::SeqCst)
+    }
+
+    pub fn free_slots(&self) -> usize {
+        self.slots.available_permits()
+    }
+
+    /// Runs `attempt` in the worker's slot `slot` as one of `attempts`.
+    fn spawn(
+        self: &Arc<Self>,
+        attempts: &mut JoinSet<()>,
+        attempt: Attempt,
+        slot: OwnedSemaphorePermit,
+        finished: &mpsc::Sender<Finished>,
+    ) {
+        attempts.spawn(self.clone().drive(attempt, finished.clone(), slot));
+    }
+}
