@@ -17,7 +17,7 @@ use uuid::Uuid;
 use crate::{
     error::{Error, Result},
     run::RunId,
-    TASKS_CHANNEL,
+    CANCELS_CHANNEL, TASKS_CHANNEL,
 };
 
 /// How long to wait before trying the database again after it failed.
@@ -38,7 +38,9 @@ pub(crate) async fn connect(
     let mut listener = PgListener::connect_with(&own).await?;
     listener.ignore_pool_close_event(true);
     lock_and_register(&mut listener, id, name, ttl).await?;
-    listener.listen(TASKS_CHANNEL).await?;
+    listener
+        .listen_all([TASKS_CHANNEL, CANCELS_CHANNEL])
+        .await?;
     Ok(listener)
 }
 
@@ -74,6 +76,8 @@ async fn lock_and_register(
 pub(crate) enum Signal {
     /// A task was inserted or given back: claim.
     Wake,
+    /// The run was cancelled: stop its attempt if one runs here.
+    Cancelled(RunId),
     /// The connection (and with it the lock) is gone: the worker owns none of its attempts.
     Lost,
     /// The lock is held again: claim again.
@@ -111,7 +115,13 @@ pub(crate) async fn listen(
         tokio::select! {
             () = stop.cancelled() => return,
             received = listener.try_recv() => match received {
-                Ok(Some(_)) => signal(Signal::Wake),
+                Ok(Some(notification)) => match notification.channel() {
+                    CANCELS_CHANNEL => match notification.payload().parse() {
+                        Ok(run) => signal(Signal::Cancelled(RunId(run))),
+                        Err(_) => tracing::warn!(payload = notification.payload(), "unreadable cancel"),
+                    },
+                    _ => signal(Signal::Wake),
+                },
                 Ok(None) | Err(_) => {
                     tracing::warn!(worker.id = %id, "liveness connection lost; stopping attempts");
                     locked = false;

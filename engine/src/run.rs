@@ -13,7 +13,7 @@ use crate::{
     error::{Error, Result},
     hook::{Transition, TransitionKind},
     workflow::WorkflowDef,
-    RUNS_CHANNEL, TASKS_CHANNEL,
+    CANCELS_CHANNEL, RUNS_CHANNEL, TASKS_CHANNEL,
 };
 
 /// The id of a run (in Slate, also the id of the video it makes).
@@ -244,8 +244,9 @@ pub(crate) async fn replay(
     Ok(())
 }
 
-/// Cancels a running run: its task is removed, so no further step is claimed, and the attempt
-/// that may be running learns it at its worker's next heartbeat.
+/// Cancels a running run: its task is removed, so no further step is claimed, and the worker of
+/// the attempt that may be running is notified when the cancel commits (its next heartbeat
+/// catches a lost notification).
 pub(crate) async fn cancel(
     pool: &PgPool,
     find_workflow: impl Fn(&str, i32) -> Option<std::sync::Arc<WorkflowDef>>,
@@ -275,8 +276,9 @@ pub(crate) async fn cancel(
     if let Some(def) = find_workflow(&run.workflow, run.workflow_version) {
         run_hook(&mut tx, &def, run_id, TransitionKind::Cancelled).await?;
     }
-    sqlx::query("SELECT pg_notify($1, $2)")
+    sqlx::query("SELECT pg_notify($1, $3), pg_notify($2, $3)")
         .bind(RUNS_CHANNEL)
+        .bind(CANCELS_CHANNEL)
         .bind(run_id.to_string())
         .execute(&mut *tx)
         .await?;

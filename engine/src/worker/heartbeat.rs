@@ -18,10 +18,18 @@ use crate::{
 };
 
 impl Shared {
-    /// Acts on a change of the liveness lock: losing it stops every attempt and all claiming.
+    /// Acts on what the liveness connection heard: losing the lock stops every attempt and all
+    /// claiming; a cancel stops its run's attempt.
     pub(super) fn on_liveness(&self, signal: Signal) {
         match signal {
             Signal::Wake => {}
+            Signal::Cancelled(run_id) => {
+                if let Some(running) = self.running.lock().expect("running lock").get(&run_id) {
+                    tracing::info!(run.id = %run_id, "run cancelled: stopping its attempt");
+                    running.stop.cancel();
+                }
+                return;
+            }
             Signal::Lost => {
                 self.locked.store(false, Ordering::SeqCst);
                 for running in self.running.lock().expect("running lock").values() {
