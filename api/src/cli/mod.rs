@@ -11,7 +11,7 @@ mod server;
 mod smoke;
 
 use client::{GenerateArgs, ReplayArgs, StatusArgs};
-use server::{DatabaseArgs, ServeArgs, WorkerArgs};
+use server::{DatabaseArgs, ServeArgs, WorkerCommandArgs};
 use smoke::SmokeArgs;
 
 #[derive(Parser)]
@@ -39,7 +39,7 @@ enum Command {
     /// Run the HTTP API, workers and the scheduler until SIGTERM or ctrl-c.
     Serve(Box<ServeArgs>),
     /// Run workers and the scheduler until SIGTERM or ctrl-c.
-    Worker(Box<WorkerArgs>),
+    Worker(Box<WorkerCommandArgs>),
     /// Apply the database migrations and exit.
     Migrate(DatabaseArgs),
     /// Ask a running Slate for a video; with --wait, follow it and download it.

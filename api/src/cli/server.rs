@@ -1,7 +1,7 @@
 //! `slate serve`, `slate worker` and `slate migrate`: their configuration (flags, or the
 //! environment variables named in the README) and how they run until SIGTERM or ctrl-c.
 
-use std::{path::PathBuf, sync::Arc, time::Duration};
+use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 
 use anyhow::Context;
 use clap::Args;
@@ -63,6 +63,16 @@ pub struct WorkerArgs {
     shutdown_grace_secs: u64,
     #[command(flatten)]
     pipeline: PipelineArgs,
+}
+
+#[derive(Args)]
+pub struct WorkerCommandArgs {
+    #[command(flatten)]
+    worker: WorkerArgs,
+    /// Where to serve this process's own metrics (GET /metrics), for example 0.0.0.0:9100; off
+    /// when unset.
+    #[arg(long, env = "SLATE_METRICS_ADDR")]
+    metrics_addr: Option<SocketAddr>,
 }
 
 #[derive(Args)]
@@ -131,9 +141,24 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub async fn worker(args: WorkerArgs) -> anyhow::Result<()> {
-    let engine = connect(&args.database, &[args.pipeline.workflow()?]).await?;
-    run_engine(&engine, &args, wait_for_signal()).await
+pub async fn worker(args: WorkerCommandArgs) -> anyhow::Result<()> {
+    let WorkerCommandArgs {
+        worker,
+        metrics_addr,
+    } = args;
+    let engine = connect(&worker.database, &[worker.pipeline.workflow()?]).await?;
+    let Some(addr) = metrics_addr else {
+        return run_engine(&engine, &worker, wait_for_signal()).await;
+    };
+    let metrics = slate_api::routes::metrics::worker_server(engine.clone(), addr)
+        .with_context(|| format!("cannot serve metrics on {addr}"))?;
+    tracing::info!(%addr, "serving this worker's metrics");
+    let handle = metrics.handle();
+    let served = tokio::spawn(metrics);
+    run_engine(&engine, &worker, wait_for_signal()).await?;
+    handle.stop(true).await;
+    served.await??;
+    Ok(())
 }
 
 /// Runs a worker and the scheduler until `until` ends, then shuts them down gracefully.

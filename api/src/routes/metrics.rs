@@ -1,13 +1,17 @@
 //! GET /metrics: Prometheus text. The whole database's figures (runs and videos by status, the
 //! queue's depth and its oldest due task, live workers), read at scrape time, and what this
-//! process's workers measured (step attempt durations, retries).
+//! process's workers measured (step attempt durations, retries). A `slate worker` process serves
+//! only the latter, on a listener of its own ([`worker_server`]).
 
-use actix_web::{web, HttpResponse};
+use std::net::SocketAddr;
+
+use actix_web::{dev::Server, web, App, HttpResponse, HttpServer};
 use prometheus_client::{
     encoding::text::encode,
     metrics::{family::Family, gauge::Gauge},
     registry::{Registry, Unit},
 };
+use slate_engine::Engine;
 
 use crate::{app::AppState, error::ApiError};
 
@@ -19,11 +23,37 @@ pub async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, ApiErro
     let mut registry = Registry::default();
     state.engine.metrics().register(&mut registry);
     database(&state, &mut registry).await?;
+    Ok(openmetrics(&registry))
+}
+
+/// The metrics listener of a `slate worker` process at `addr`: GET /metrics with what its own
+/// workers measured. The database's figures come from `slate serve`, so that a scrape of every
+/// process counts them once.
+pub fn worker_server(engine: Engine, addr: SocketAddr) -> std::io::Result<Server> {
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(web::Data::new(engine.clone()))
+            .route("/metrics", web::get().to(worker_metrics))
+    })
+    .workers(1)
+    .disable_signals()
+    .bind(addr)?
+    .run();
+    Ok(server)
+}
+
+async fn worker_metrics(engine: web::Data<Engine>) -> HttpResponse {
+    let mut registry = Registry::default();
+    engine.metrics().register(&mut registry);
+    openmetrics(&registry)
+}
+
+fn openmetrics(registry: &Registry) -> HttpResponse {
     let mut text = String::new();
-    encode(&mut text, &registry).expect("writing to a String cannot fail");
-    Ok(HttpResponse::Ok()
+    encode(&mut text, registry).expect("writing to a String cannot fail");
+    HttpResponse::Ok()
         .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
-        .body(text))
+        .body(text)
 }
 
 async fn database(state: &AppState, registry: &mut Registry) -> Result<(), ApiError> {

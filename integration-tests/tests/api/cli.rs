@@ -85,3 +85,49 @@ async fn slate_generate_reports_a_bad_request_and_exits_with_failure() {
     assert!(said.contains("422") && said.contains("prompt"), "{said}");
     app.finish().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slate_worker_serves_the_step_durations_its_own_workers_measured() {
+    let app = spawn_app(false).await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .unwrap()
+        .port();
+    let metrics_addr = format!("127.0.0.1:{port}");
+    let media = app.media.path().to_str().unwrap();
+    let _worker = tokio::process::Command::new(slate_binary())
+        .args([
+            "worker",
+            "--metrics-addr",
+            &metrics_addr,
+            "--media-dir",
+            media,
+        ])
+        .env("DATABASE_URL", &app.db.url)
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let id = app.generate("a ceramic mug, warm and cozy").await;
+    app.wait_for_status(&id, "complete").await;
+
+    let scraped = app
+        .http
+        .get(format!("http://{metrics_addr}/metrics"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(scraped.status(), 200);
+    let text = scraped.text().await.unwrap();
+    for phase in [
+        "planning",
+        "storyboarding",
+        "generating_chunks",
+        "stitching",
+    ] {
+        let count = format!(
+            "slate_step_attempt_duration_seconds_count{{workflow=\"video\",step=\"{phase}\",outcome=\"succeeded\"}} 1"
+        );
+        assert!(text.contains(&count), "{count} missing from:\n{text}");
+    }
+    app.finish().await;
+}
