@@ -57,20 +57,42 @@ impl Hook for Projection {
 async fn apply(conn: &mut PgConnection, transition: &Transition<'_>) -> Result<(), HookError> {
     let id = transition.run_id;
     match &transition.kind {
-        TransitionKind::StepStarted { step, .. } | TransitionKind::Replayed { step, .. } => {
-            let replayed = matches!(transition.kind, TransitionKind::Replayed { .. });
-            let progress = Phase::named(step).map_or(0, |p| p.progress_at_start()) as i16;
+        TransitionKind::StepStarted { step, .. } => {
             sqlx::query(
                 "UPDATE videos SET status = $2::text::video_status, current_phase = $2,
-                        progress = $3, updated_at = now(),
-                        error = CASE WHEN $4 THEN NULL ELSE error END,
-                        completed_at = CASE WHEN $4 THEN NULL ELSE completed_at END
+                        progress = $3, updated_at = now()
                  WHERE id = $1",
             )
             .bind(id)
             .bind(step)
-            .bind(progress)
-            .bind(replayed)
+            .bind(progress_at_start(step))
+            .execute(&mut *conn)
+            .await?;
+        }
+        TransitionKind::Replayed { step, step_index } => {
+            // What the replayed phase and those after it made is gone until they run again.
+            let undone = &Phase::ALL[(*step_index).min(Phase::ALL.len())..];
+            let made_by = |phase: Phase| undone.contains(&phase);
+            sqlx::query(
+                "UPDATE videos SET status = $2::text::video_status, current_phase = $2,
+                        progress = $3, error = NULL, completed_at = NULL, updated_at = now(),
+                        cost_breakdown = cost_breakdown - $4::text[],
+                        spec = CASE WHEN $5 THEN NULL ELSE spec END,
+                        storyboard_keys = CASE WHEN $6 THEN '{}' ELSE storyboard_keys END,
+                        chunk_keys = CASE WHEN $7 THEN '{}' ELSE chunk_keys END,
+                        stitched_key = CASE WHEN $8 THEN NULL ELSE stitched_key END,
+                        final_key = CASE WHEN $9 THEN NULL ELSE final_key END
+                 WHERE id = $1",
+            )
+            .bind(id)
+            .bind(step)
+            .bind(progress_at_start(step))
+            .bind(undone.iter().map(|p| p.name()).collect::<Vec<_>>())
+            .bind(made_by(Phase::Planning))
+            .bind(made_by(Phase::Storyboarding))
+            .bind(made_by(Phase::GeneratingChunks))
+            .bind(made_by(Phase::Stitching))
+            .bind(made_by(Phase::AddingMusic))
             .execute(&mut *conn)
             .await?;
         }
@@ -136,4 +158,8 @@ async fn apply(conn: &mut PgConnection, transition: &Transition<'_>) -> Result<(
         TransitionKind::RetryScheduled { .. } => {}
     }
     Ok(())
+}
+
+fn progress_at_start(step: &str) -> i16 {
+    Phase::named(step).map_or(0, |p| p.progress_at_start()) as i16
 }

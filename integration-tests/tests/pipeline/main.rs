@@ -6,3 +6,4 @@ mod harness;
 mod cloud;
 mod crash;
 mod end_to_end;
+mod replay;
