@@ -75,7 +75,21 @@ impl ApiError {
 }
 
 impl From<sqlx::Error> for ApiError {
+    /// A value the database refuses (SQLSTATE class 22, "data exception") is the request's fault,
+    /// whatever validation missed; anything else means the database cannot serve.
     fn from(error: sqlx::Error) -> Self {
+        let refused = error
+            .as_database_error()
+            .and_then(|e| e.code())
+            .is_some_and(|code| code.starts_with("22"));
+        if refused {
+            tracing::warn!(%error, "the database refused a value of the request");
+            return Self::Invalid {
+                field: None,
+                code: "unstorable_value",
+                message: "the request holds a value that cannot be stored".into(),
+            };
+        }
         tracing::error!(%error, "database error");
         Self::Unavailable
     }
@@ -88,6 +102,7 @@ impl From<slate_engine::Error> for ApiError {
             slate_engine::Error::InvalidState { state, .. } => {
                 Self::Conflict(format!("the run is {state}"))
             }
+            slate_engine::Error::Database(error) => error.into(),
             other => {
                 tracing::error!(error = %other, "engine error");
                 Self::Unavailable

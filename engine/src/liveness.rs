@@ -20,6 +20,9 @@ use crate::{
     CANCELS_CHANNEL, TASKS_CHANNEL,
 };
 
+/// The `application_name` of every worker's liveness connection, as `pg_stat_activity` shows it.
+const LIVENESS_APPLICATION: &str = "slate-worker-liveness";
+
 /// How long to wait before trying the database again after it failed.
 pub(crate) const RECONNECT_DELAY: Duration = Duration::from_millis(250);
 
@@ -32,9 +35,10 @@ pub(crate) async fn connect(
     name: &str,
     ttl: Duration,
 ) -> Result<PgListener> {
+    let options = (*pool.connect_options()).clone();
     let own = PgPoolOptions::new()
         .max_connections(1)
-        .connect_lazy_with((*pool.connect_options()).clone());
+        .connect_lazy_with(options.application_name(LIVENESS_APPLICATION));
     let mut listener = PgListener::connect_with(&own).await?;
     listener.ignore_pool_close_event(true);
     lock_and_register(&mut listener, id, name, ttl).await?;

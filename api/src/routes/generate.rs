@@ -24,7 +24,8 @@ const MAX_KEY_CHARS: usize = 200;
 #[derive(ToSchema)]
 #[allow(dead_code)]
 pub struct GenerateRequest {
-    /// What the advertisement is about; at most 1000 characters, not blank.
+    /// What the advertisement is about; at most 1000 characters, not blank, and no control
+    /// characters other than whitespace.
     #[schema(min_length = 1, max_length = 1000, pattern = r"\S")]
     prompt: String,
     /// From 0.0 (the archetype's template as it is) to 1.0 (free variation); 0.5 when unset.
@@ -146,6 +147,13 @@ pub fn parse(body: &Value) -> Result<Request, ApiError> {
     };
     if prompt.is_empty() {
         return Err(ApiError::invalid("prompt", "prompt must not be empty"));
+    }
+    if prompt.chars().any(|c| c.is_control() && !c.is_whitespace()) {
+        return Err(ApiError::invalid(
+            "prompt",
+            "prompt must not contain control characters (U+0000 to U+001F, U+007F to U+009F) \
+             other than whitespace",
+        ));
     }
     if prompt.chars().count() > MAX_PROMPT_CHARS {
         return Err(ApiError::invalid(

@@ -33,6 +33,8 @@ async fn every_bad_field_gets_a_422_naming_it() {
         (json!({"prompt": "   \n\t"}), "prompt"),
         (json!({"prompt": long}), "prompt"),
         (json!({"prompt": 42}), "prompt"),
+        (json!({"prompt": "\u{7}\u{0}"}), "prompt"),
+        (json!({"prompt": "a watch\u{0}"}), "prompt"),
         (
             json!({"prompt": "ad", "creativity_level": 1.5}),
             "creativity_level",

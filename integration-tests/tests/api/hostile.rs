@@ -27,6 +27,7 @@ fn any_json() -> impl Strategy<Value = Value> {
         (0u32..=60).prop_map(Value::from),
         (0.0f64..=1.0).prop_map(Value::from),
         ".{0,40}".prop_map(Value::from),
+        "[\\x00-\\x1f\\x7f-\\x9f].{0,20}".prop_map(Value::from),
         "[ \\t\\n]{0,3}".prop_map(Value::from),
         Just(Value::from("a".repeat(1001))),
         Just(Value::from("luxury_showcase")),
@@ -191,4 +192,26 @@ async fn truncated_non_utf8_oversized_slow_and_crowded_requests_leave_the_server
     .await;
     drop(slow);
     app.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_value_the_database_refuses_is_the_requests_fault_not_an_outage() {
+    use actix_web::ResponseError;
+    use slate_api::error::ApiError;
+
+    let db = slate_integration_tests::database::TestDatabase::new().await;
+    let refused = sqlx::query("SELECT 'not a number'::int")
+        .execute(&db.pool)
+        .await
+        .unwrap_err();
+    let answer = ApiError::from(refused).error_response();
+    assert_eq!(answer.status(), 422);
+    let body = actix_web::body::to_bytes(answer.into_body()).await.unwrap();
+    let body: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(body["error"]["code"], "unstorable_value");
+
+    db.pool.close().await;
+    let closed = sqlx::query("SELECT 1").execute(&db.pool).await.unwrap_err();
+    assert_eq!(ApiError::from(closed).error_response().status(), 503);
+    db.drop().await;
 }

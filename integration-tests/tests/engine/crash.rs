@@ -51,7 +51,7 @@ async fn a_worker_whose_liveness_connection_dies_gives_up_its_attempt_and_claims
     let terminated: i64 = sqlx::query_scalar(
         "WITH liveness AS MATERIALIZED (
              SELECT pid FROM pg_stat_activity
-             WHERE datname = current_database() AND query = 'LISTEN \"slate_tasks\"'
+             WHERE datname = current_database() AND application_name = 'slate-worker-liveness'
          )
          SELECT count(*) FROM liveness WHERE pg_terminate_backend(pid)",
     )

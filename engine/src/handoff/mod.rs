@@ -8,21 +8,22 @@
 use std::{collections::HashSet, time::Duration};
 
 use chrono::Utc;
-use serde_json::{json, Value};
+use serde_json::Value;
 use sqlx::{Connection, PgConnection};
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
+use self::statement::write;
 use crate::{
     connection::Dedicated,
     context::Lease,
-    event::{EventBatch, EventKind},
     hook::{run_hooks, HookError, Transition, TransitionKind},
     run::{RunError, RunId},
     step_error::StepError,
     task::Attempt,
-    RUNS_CHANNEL, TASKS_CHANNEL,
 };
+
+mod statement;
 
 /// The most attempts one hand-off transaction takes.
 const MAX_BATCH: usize = 512;
@@ -221,37 +222,6 @@ async fn commit_hooked(
     Ok(fenced)
 }
 
-async fn write(
-    conn: &mut PgConnection,
-    worker_id: Uuid,
-    batch: &[Item],
-) -> sqlx::Result<Vec<RunId>> {
-    let columns = Columns::new(batch);
-    sqlx::query_scalar(HAND_OFF)
-        .bind(worker_id)
-        .bind(&columns.run_id)
-        .bind(&columns.generation)
-        .bind(&columns.step_index)
-        .bind(&columns.attempt)
-        .bind(&columns.step)
-        .bind(&columns.action)
-        .bind(&columns.next_step)
-        .bind(&columns.delay_ms)
-        .bind(&columns.output)
-        .bind(&columns.cost_usd)
-        .bind(&columns.started_at)
-        .bind(&columns.error)
-        .bind(&columns.events.run_id)
-        .bind(&columns.events.kind)
-        .bind(&columns.events.step)
-        .bind(&columns.events.attempt)
-        .bind(&columns.events.detail)
-        .bind(RUNS_CHANNEL)
-        .bind(TASKS_CHANNEL)
-        .fetch_all(conn)
-        .await
-}
-
 #[derive(Debug, thiserror::Error)]
 enum HandOffError {
     #[error("database error: {0}")]
@@ -259,163 +229,6 @@ enum HandOffError {
     #[error("hook failed: {0}")]
     Hook(HookError),
 }
-
-/// The batch as the columns of the statement's `unnest`s.
-#[derive(Default)]
-struct Columns {
-    run_id: Vec<RunId>,
-    generation: Vec<i32>,
-    step_index: Vec<i32>,
-    attempt: Vec<i32>,
-    step: Vec<&'static str>,
-    action: Vec<&'static str>,
-    next_step: Vec<Option<&'static str>>,
-    delay_ms: Vec<f64>,
-    output: Vec<Value>,
-    cost_usd: Vec<f64>,
-    started_at: Vec<chrono::DateTime<Utc>>,
-    error: Vec<Value>,
-    events: EventBatch,
-}
-
-impl Columns {
-    fn new(batch: &[Item]) -> Self {
-        let mut c = Self::default();
-        for item in batch {
-            let Lease {
-                run_id,
-                generation,
-                step_index,
-                attempt,
-                ..
-            } = item.finished.attempt.lease;
-            let step = item.step_name();
-            c.run_id.push(run_id);
-            c.generation.push(generation);
-            c.step_index.push(step_index);
-            c.attempt.push(attempt);
-            c.step.push(step);
-            c.action.push(item.action.name());
-            c.next_step.push(item.next_step());
-            c.started_at.push(item.finished.attempt.leased_at);
-            let attempt = attempt as u32;
-            c.events.push(
-                run_id,
-                EventKind::ResultDropped,
-                step,
-                attempt,
-                json!({"reason": "the attempt no longer held its lease"}),
-            );
-            match &item.finished.outcome {
-                Outcome::Succeeded { output, cost_usd } => {
-                    c.output.push(output.clone());
-                    c.cost_usd.push(*cost_usd);
-                    c.events.push(
-                        run_id,
-                        EventKind::StepCompleted,
-                        step,
-                        attempt,
-                        json!({"cost_usd": cost_usd}),
-                    );
-                }
-                Outcome::Failed(error) => {
-                    c.output.push(Value::Null);
-                    c.cost_usd.push(0.0);
-                    c.events
-                        .push(run_id, EventKind::StepFailed, step, attempt, json!(error));
-                }
-            }
-            c.delay_ms.push(0.0);
-            c.error.push(Value::Null);
-            match &item.action {
-                Action::Keep => {
-                    let next = item.next_step().expect("a next step");
-                    c.events
-                        .push(run_id, EventKind::StepStarted, next, 1, Value::Null);
-                }
-                Action::Enqueue => {}
-                Action::Complete => {
-                    c.events
-                        .push(run_id, EventKind::RunCompleted, step, attempt, Value::Null);
-                }
-                Action::Retry(delay) => {
-                    let delay_ms = delay.as_secs_f64() * 1000.0;
-                    *c.delay_ms.last_mut().expect("pushed") = delay_ms;
-                    c.events.push(
-                        run_id,
-                        EventKind::RetryScheduled,
-                        step,
-                        attempt,
-                        json!({"delay_ms": delay_ms.round(), "next_attempt": attempt + 1}),
-                    );
-                }
-                Action::Fail(error) => {
-                    *c.error.last_mut().expect("pushed") = json!(error);
-                    c.events
-                        .push(run_id, EventKind::RunFailed, step, attempt, json!(error));
-                }
-            }
-        }
-        c
-    }
-}
-
-/// The hand-off of a batch, in one statement. `fenced` keeps the attempts that still own their
-/// task (row-locked, so no rescuer can take it before commit); every other write joins it.
-/// `result_dropped` events are written for the others only.
-const HAND_OFF: &str = "
-WITH input AS (
-    SELECT * FROM unnest($2::uuid[], $3::int[], $4::int[], $5::int[], $6::text[], $7::text[],
-                         $8::text[], $9::float8[], $10::jsonb[], $11::float8[],
-                         $12::timestamptz[], $13::jsonb[])
-        AS i(run_id, generation, step_index, attempt, step, action, next_step, delay_ms, output,
-             cost_usd, started_at, error)
-), fenced AS (
-    SELECT i.* FROM input i
-    JOIN tasks t ON t.run_id = i.run_id AND t.generation = i.generation
-                AND t.step_index = i.step_index AND t.attempt = i.attempt AND t.lease_owner = $1
-    ORDER BY i.run_id
-    FOR UPDATE OF t
-), journaled AS (
-    INSERT INTO checkpoints (run_id, step_index, generation, step, attempt, output, cost_usd,
-                             worker_id, started_at)
-    SELECT run_id, step_index, generation, step, attempt, output, cost_usd, $1, started_at
-    FROM fenced WHERE action IN ('keep', 'enqueue', 'complete')
-), advanced AS (
-    UPDATE tasks t
-    SET step_index = f.step_index + 1, step = f.next_step, run_at = now(),
-        attempt = CASE f.action WHEN 'keep' THEN 1 ELSE 0 END,
-        interrupted = 0,
-        lease_owner = CASE f.action WHEN 'keep' THEN $1 END,
-        leased_at = CASE f.action WHEN 'keep' THEN now() END
-    FROM fenced f WHERE t.run_id = f.run_id AND f.action IN ('keep', 'enqueue')
-), retried AS (
-    UPDATE tasks t
-    SET lease_owner = NULL, leased_at = NULL, run_at = now() + f.delay_ms * interval '1 ms'
-    FROM fenced f WHERE t.run_id = f.run_id AND f.action = 'retry'
-), removed AS (
-    DELETE FROM tasks t USING fenced f
-    WHERE t.run_id = f.run_id AND f.action IN ('complete', 'fail')
-), finished AS (
-    UPDATE runs r
-    SET state = CASE f.action WHEN 'complete' THEN 'completed'::run_state
-                              ELSE 'failed'::run_state END,
-        error = NULLIF(f.error, 'null'::jsonb), finished_at = now()
-    FROM fenced f WHERE r.id = f.run_id AND f.action IN ('complete', 'fail')
-), logged AS (
-    INSERT INTO events (run_id, kind, step, attempt, worker_id, detail)
-    SELECT e.run_id, e.kind::event_kind, e.step, e.attempt, $1, NULLIF(e.detail, 'null'::jsonb)
-    FROM unnest($14::uuid[], $15::text[], $16::text[], $17::int[], $18::jsonb[])
-        AS e(run_id, kind, step, attempt, detail)
-    WHERE (e.run_id IN (SELECT run_id FROM fenced)) = (e.kind <> 'result_dropped')
-)
-SELECT f.run_id FROM fenced f
-WHERE CASE f.action
-    WHEN 'complete' THEN pg_notify($19, f.run_id::text) IS NOT NULL
-    WHEN 'fail' THEN pg_notify($19, f.run_id::text) IS NOT NULL
-    WHEN 'enqueue' THEN pg_notify($20, '') IS NOT NULL
-    ELSE true
-END";
 
 /// The hook's view of the attempts that passed the fence.
 fn transitions<'a>(
