@@ -13,6 +13,16 @@ use crate::harness::test_worker_config;
 /// Writes each transition to `seen`, as the API writes its projection.
 pub struct Recorder;
 
+impl Recorder {
+    /// Creates the `seen` table it writes to.
+    pub async fn create_table(pool: &sqlx::PgPool) {
+        sqlx::query("CREATE TABLE seen (id serial, run_id uuid, what text)")
+            .execute(pool)
+            .await
+            .unwrap();
+    }
+}
+
 #[async_trait]
 impl Hook for Recorder {
     async fn on_transitions(
@@ -44,10 +54,7 @@ impl Hook for Recorder {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_hook_sees_every_transition_in_order_inside_the_engine_transactions() {
     let db = TestDatabase::new().await;
-    sqlx::query("CREATE TABLE seen (id serial, run_id uuid, what text)")
-        .execute(&db.pool)
-        .await
-        .unwrap();
+    Recorder::create_table(&db.pool).await;
     let double = |name| Step::new(name, |_: StepContext, n: u64| async move { Ok(n * 2) });
     let workflow: Workflow<u64> = Workflow::builder("doubler", 1)
         .step(double("first"))

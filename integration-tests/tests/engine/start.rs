@@ -130,10 +130,7 @@ async fn a_start_that_fails_among_concurrent_ones_fails_alone() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_hook_sees_an_eagerly_started_first_step_in_the_starts_own_transaction() {
     let db = TestDatabase::new().await;
-    sqlx::query("CREATE TABLE seen (id serial, run_id uuid, what text)")
-        .execute(&db.pool)
-        .await
-        .unwrap();
+    Recorder::create_table(&db.pool).await;
     let step = Step::new("only", |_: StepContext, n: u64| async move { Ok(n) });
     let workflow: Workflow<u64> = Workflow::builder("recorded", 1)
         .step(step)
