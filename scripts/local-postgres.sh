@@ -54,9 +54,10 @@ as_owner() {
 cluster=$home/cluster
 run=$home/run
 
+# The first port from $1 on that nothing answers on.
 free_port() {
   local port
-  for port in $(seq 54329 54399); do
+  for port in $(seq "$1" 54399); do
     if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then echo "$port"; return 0; fi
   done
   log "no free port in 54329-54399"; exit 1
@@ -79,9 +80,14 @@ start_local() {
   if as_owner "$bin/pg_ctl" -D "$cluster" status >/dev/null 2>&1; then
     port=$(cat "$home/port")
   else
-    port=$(free_port)
+    port=$(free_port 54329)
     log "starting the local cluster on port $port"
-    start_on "$port"
+    # Another cluster may take the port between the probe and the start (or a closing socket
+    # may still hold it): then the next free one is tried.
+    until start_on "$port"; do
+      port=$(free_port $((port + 1)))
+      log "the port was taken; starting on port $port"
+    done
     echo "$port" >"$home/port"
   fi
   echo "postgres://postgres@127.0.0.1:$port/postgres"

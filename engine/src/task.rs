@@ -74,10 +74,12 @@ struct Claimed {
     input: Option<Value>,
 }
 
-/// What a claim found: the attempts it leased, and when the next task not yet due falls due.
+/// What a claim found: the attempts it leased, and, when it took fewer than it could, how long
+/// until the next free task falls due by the database's clock (zero or less: due already, as a
+/// task committed while the claim ran is).
 pub(crate) struct Claim {
     pub attempts: Vec<Attempt>,
-    pub next_due: Option<DateTime<Utc>>,
+    pub next_due_in: Option<f64>,
 }
 
 /// Leases up to `limit` due tasks of the registered workflows to `worker`, records their
@@ -92,7 +94,7 @@ pub(crate) async fn claim(
     let rows: Vec<Claimed> = sqlx::query_as(
         "WITH due AS (
              SELECT run_id FROM tasks
-             WHERE lease_owner IS NULL AND run_at <= now()
+             WHERE lease_owner IS NULL AND run_at <= statement_timestamp()
                AND (workflow, workflow_version) IN (SELECT * FROM unnest($3::text[], $4::int[]))
              ORDER BY run_at
              LIMIT $2
@@ -142,9 +144,9 @@ pub(crate) async fn claim(
     run_hooks(&mut tx, &transitions)
         .await
         .map_err(Error::Hook)?;
-    let next_due = if attempts.len() < limit {
+    let next_due_in = if attempts.len() < limit {
         sqlx::query_scalar(
-            "SELECT min(run_at) FROM tasks
+            "SELECT extract(epoch FROM min(run_at) - clock_timestamp())::float8 FROM tasks
              WHERE lease_owner IS NULL
                AND (workflow, workflow_version) IN (SELECT * FROM unnest($1::text[], $2::int[]))",
         )
@@ -156,5 +158,8 @@ pub(crate) async fn claim(
         None
     };
     tx.commit().await?;
-    Ok(Claim { attempts, next_due })
+    Ok(Claim {
+        attempts,
+        next_due_in,
+    })
 }

@@ -187,7 +187,7 @@ impl Completer {
     async fn commit(&mut self, batch: &[Item]) -> Result<HashSet<RunId>, HandOffError> {
         let worker_id = self.worker_id;
         let committed = async {
-            let conn = self.conn.get().await?;
+            let conn = self.conn.get_for(batch.len()).await?;
             let hooked = batch
                 .iter()
                 .any(|i| i.finished.attempt.workflow.hook.is_some());

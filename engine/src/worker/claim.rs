@@ -7,7 +7,6 @@ use std::{
     time::Duration,
 };
 
-use chrono::Utc;
 use tokio::{
     sync::{mpsc, OwnedSemaphorePermit},
     task::JoinSet,
@@ -86,7 +85,7 @@ impl Shared {
             }
         }
         let wanted = slots.len();
-        let claimed = match conn.get().await {
+        let claimed = match conn.get_for(wanted).await {
             Ok(c) => task::claim(c, &self.engine.registry, self.id, wanted).await,
             Err(error) => Err(error.into()),
         };
@@ -99,10 +98,11 @@ impl Shared {
                 if got == wanted {
                     return Next::Claim;
                 }
-                let until_due = claim
-                    .next_due
-                    .and_then(|due| (due - Utc::now()).to_std().ok())
-                    .unwrap_or(self.config.poll_interval);
+                // A task due already (committed while the claim ran, or held by another
+                // worker's claim) is looked for again a millisecond later, not at the next poll.
+                let until_due = claim.next_due_in.map_or(self.config.poll_interval, |s| {
+                    Duration::from_secs_f64(s.clamp(0.001, 3600.0))
+                });
                 Next::Sleep(until_due.min(self.config.poll_interval))
             }
             Err(error) => {
