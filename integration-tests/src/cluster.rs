@@ -21,39 +21,35 @@ impl PrivateCluster {
         // The cluster may belong to the postgres user, which must reach its folder.
         std::fs::set_permissions(folder.path(), std::fs::Permissions::from_mode(0o755))
             .expect("open the folder");
-        let out = Command::new(script())
-            .arg("url")
-            .env_remove("DATABASE_URL")
-            .env("SLATE_PGDATA", folder.path())
-            .output()
-            .expect("run local-postgres.sh");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let url = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+        let url = local_postgres(folder.path(), &["url"]);
         Self { folder, url }
     }
 
     /// Stops the cluster (fast shutdown: sessions are cut), keeps it down for `down`, and starts
     /// it again on the same port.
     pub fn restart(&self, down: Duration) {
-        self.run(&["restart", &down.as_secs().to_string()]);
-    }
-
-    fn run(&self, args: &[&str]) {
-        let out = Command::new(script())
-            .args(args)
-            .env("SLATE_PGDATA", self.folder.path())
-            .output()
-            .expect("run local-postgres.sh");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
+        local_postgres(
+            self.folder.path(),
+            &["restart", &down.as_secs().to_string()],
         );
     }
+}
+
+/// Runs `scripts/local-postgres.sh` with `args` on the cluster in `folder`; returns what it
+/// printed. The cluster is always the folder's, whatever DATABASE_URL says.
+fn local_postgres(folder: &std::path::Path, args: &[&str]) -> String {
+    let out = Command::new(script())
+        .args(args)
+        .env_remove("DATABASE_URL")
+        .env("SLATE_PGDATA", folder)
+        .output()
+        .expect("run local-postgres.sh");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
 impl Drop for PrivateCluster {
