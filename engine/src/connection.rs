@@ -1,5 +1,7 @@
-//! A connection of its own for a hot loop (the claim loop, the completer): its prepared
-//! statements stay cached and planned once, and it skips the pool. It reconnects after a failure.
+//! A connection of its own for each of the engine's roles (the claim loop, the completer, the
+//! heartbeat, the scheduler, the starter): no other load can take it, its prepared statements stay
+//! cached and planned once, and it skips the pool. It reconnects after a failure. Each role shows
+//! under its own `application_name` in `pg_stat_activity`.
 
 use std::time::{Duration, Instant};
 
@@ -18,9 +20,10 @@ const BIG_BATCH: usize = 64;
 const REPLAN_EVERY: Duration = Duration::from_millis(250);
 
 impl Dedicated {
-    pub fn new(pool: &PgPool) -> Self {
+    /// A connection to `pool`'s database for the role named `role` (e.g. `slate-worker-claim`).
+    pub fn new(pool: &PgPool, role: &str) -> Self {
         Self {
-            options: (*pool.connect_options()).clone(),
+            options: (*pool.connect_options()).clone().application_name(role),
             conn: None,
             replanned: Instant::now(),
         }
@@ -57,5 +60,26 @@ impl Dedicated {
     /// Drops the connection after a failure, so that the next [`Self::get`] opens a fresh one.
     pub fn reset(&mut self) {
         self.conn = None;
+    }
+}
+
+/// Whether `error` may not happen again if the same statements are run again: the connection or
+/// the server failed, or the transaction lost a race (a deadlock, a serialization failure). Any
+/// other error is about the statements or their data, and would happen again.
+pub(crate) fn is_transient(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(error) => error.code().is_some_and(|code| {
+            // 08: connection exception; 53: insufficient resources; 57: operator intervention
+            // (shutdown, a cancelled statement); 58: system error (I/O). 40001: serialization
+            // failure, 40P01: deadlock, 40003: completion unknown; 55P03: lock not available;
+            // 25006: a read-only transaction (a standby after a failover).
+            matches!(&code[..2], "08" | "53" | "57" | "58")
+                || matches!(&*code, "40001" | "40P01" | "40003" | "55P03" | "25006")
+        }),
+        _ => false,
     }
 }

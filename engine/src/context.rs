@@ -13,7 +13,11 @@ use sqlx::{types::Json, PgPool};
 use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
 use uuid::Uuid;
 
-use crate::{run::RunId, step_error::StepError};
+use crate::{
+    pause::{PausePoint, PausePoints},
+    run::RunId,
+    step_error::StepError,
+};
 
 /// The handle a step gets to the engine. Cheap to clone (into parallel parts of the step).
 #[derive(Clone)]
@@ -26,12 +30,13 @@ struct Inner {
     lease: Lease,
     step: &'static str,
     cancel: CancellationToken,
+    pauses: PausePoints,
     /// The cost the step reported, in USD; recorded with its checkpoint.
     cost: Mutex<f64>,
 }
 
 /// What identifies an attempt: every write it makes is fenced on all of it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) struct Lease {
     pub run_id: RunId,
     pub generation: i32,
@@ -46,6 +51,7 @@ impl StepContext {
         lease: Lease,
         step: &'static str,
         cancel: CancellationToken,
+        pauses: PausePoints,
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
@@ -53,6 +59,7 @@ impl StepContext {
                 lease,
                 step,
                 cancel,
+                pauses,
                 cost: Mutex::new(0.0),
             }),
         }
@@ -117,10 +124,13 @@ impl StepContext {
         decode(input)
     }
 
-    /// Runs `part` once for this step of this run: if `key` is already done its stored value is
-    /// returned; otherwise `part` runs and its value is stored durably before it is returned.
-    /// Both the check and the write are fenced on the attempt's lease, so an attempt that lost
-    /// its lease neither starts new parts nor records them.
+    /// Runs `part` once for this step of this run (in this generation): if `key` is already done
+    /// its stored value is returned; otherwise `part` runs and its value is stored durably before
+    /// it is returned. Both the check and the write are fenced on the attempt's lease, so an
+    /// attempt that lost its lease neither starts new parts nor records them. The write holds the
+    /// task's row (`FOR SHARE`) while it checks the lease: a release or rescue of the task
+    /// (an `UPDATE`, which takes `FOR NO KEY UPDATE`) either waits for the memo to commit or is
+    /// waited for and then seen.
     pub async fn memo<T, F>(&self, key: &str, part: F) -> Result<T, StepError>
     where
         T: Serialize + DeserializeOwned,
@@ -129,7 +139,8 @@ impl StepContext {
         let lease = &self.inner.lease;
         let (stored, owned): (Option<Value>, bool) = sqlx::query_as(
             "SELECT (SELECT value FROM memos
-                     WHERE run_id = $1 AND step_index = $3 AND key = $6 AND superseded_at IS NULL),
+                     WHERE run_id = $1 AND generation = $2 AND step_index = $3 AND key = $6
+                       AND superseded_at IS NULL),
                     EXISTS (SELECT 1 FROM tasks
                             WHERE run_id = $1 AND generation = $2 AND step_index = $3
                               AND attempt = $4 AND lease_owner = $5)",
@@ -150,11 +161,16 @@ impl StepContext {
             return decode(stored);
         }
         let value = part.await?;
+        self.inner.pauses.reach(PausePoint::MemoWrite).await;
         let recorded = sqlx::query(
-            "INSERT INTO memos (run_id, step_index, key, generation, value, attempt)
-             SELECT $1, $3, $6, $2, $7, $4 FROM tasks
-             WHERE run_id = $1 AND generation = $2 AND step_index = $3
-               AND attempt = $4 AND lease_owner = $5
+            "WITH owned AS (
+                 SELECT 1 FROM tasks
+                 WHERE run_id = $1 AND generation = $2 AND step_index = $3
+                   AND attempt = $4 AND lease_owner = $5
+                 FOR SHARE
+             )
+             INSERT INTO memos (run_id, step_index, key, generation, value, attempt)
+             SELECT $1, $3, $6, $2, $7, $4 FROM owned
              ON CONFLICT DO NOTHING",
         )
         .bind(lease.run_id)

@@ -11,6 +11,7 @@ use crate::{
     error::{Error, Result},
     event::{self, Event},
     metrics::Metrics,
+    pause::PausePoints,
     run::{self, Checkpoint, RunId, RunState, RunSummary},
     scheduler::{Scheduler, SchedulerConfig},
     start::{NewRun, StartOptions, Started, Starter},
@@ -28,6 +29,7 @@ pub struct Engine {
     /// The workers running in this process, for eager starts.
     pub(crate) local: Arc<LocalWorkers>,
     pub(crate) starter: Arc<Starter>,
+    pub(crate) pauses: PausePoints,
 }
 
 /// Registers the workflows an [`Engine`] knows.
@@ -78,6 +80,7 @@ impl EngineBuilder {
             metrics: Metrics::default(),
             local: Arc::default(),
             starter: Arc::default(),
+            pauses: Default::default(),
         }
     }
 }
@@ -94,6 +97,12 @@ impl Engine {
         &self.pool
     }
 
+    /// The pause points of this engine, its workers and its steps, for tests of interleavings.
+    #[cfg(feature = "pause-points")]
+    pub fn pause_points(&self) -> &PausePoints {
+        &self.pauses
+    }
+
     /// Applies the schema's migrations that the database has not seen yet.
     pub async fn migrate(&self) -> Result<()> {
         crate::MIGRATOR.run(&self.pool).await?;
@@ -107,7 +116,7 @@ impl Engine {
 
     /// A scheduler; start it with [`Scheduler::run`].
     pub fn scheduler(&self, config: SchedulerConfig) -> Scheduler {
-        Scheduler::new(self.pool.clone(), config)
+        Scheduler::new(&self.pool, config)
     }
 
     /// Starts a run and returns once it is committed (see [`crate::start_using`] to start one in
@@ -140,7 +149,13 @@ impl Engine {
 
     /// Cancels a running run: no further step runs, and the running attempt is told to stop.
     pub async fn cancel(&self, run_id: RunId) -> Result<()> {
-        run::cancel(&self.pool, |n, v| self.registry.get(n, v), run_id).await
+        run::cancel(
+            &self.pool,
+            |n, v| self.registry.get(n, v),
+            run_id,
+            &self.pauses,
+        )
+        .await
     }
 
     pub async fn run(&self, run_id: RunId) -> Result<Option<RunSummary>> {

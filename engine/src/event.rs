@@ -63,33 +63,6 @@ pub struct Event {
     pub at: DateTime<Utc>,
 }
 
-/// Events written in one batch, as the columns of an `unnest`.
-#[derive(Default)]
-pub(crate) struct EventBatch {
-    pub run_id: Vec<RunId>,
-    pub kind: Vec<&'static str>,
-    pub step: Vec<&'static str>,
-    pub attempt: Vec<i32>,
-    pub detail: Vec<Value>,
-}
-
-impl EventBatch {
-    pub fn push(
-        &mut self,
-        run_id: RunId,
-        kind: EventKind,
-        step: &'static str,
-        attempt: u32,
-        detail: Value,
-    ) {
-        self.run_id.push(run_id);
-        self.kind.push(kind.as_str());
-        self.step.push(step);
-        self.attempt.push(attempt as i32);
-        self.detail.push(detail);
-    }
-}
-
 pub(crate) async fn list(pool: &PgPool, run_id: RunId, after: Option<i64>) -> Result<Vec<Event>> {
     Ok(sqlx::query_as(
         "SELECT id, run_id, kind, step, attempt, worker_id, detail, at FROM events

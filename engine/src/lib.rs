@@ -30,6 +30,7 @@ mod handoff;
 mod hook;
 mod liveness;
 mod metrics;
+pub mod pause;
 mod retry;
 mod run;
 mod scheduler;

@@ -9,13 +9,15 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use sqlx::{
     postgres::{PgListener, PgPoolOptions},
-    PgPool,
+    PgConnection, PgPool,
 };
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::{
+    context::Lease,
     error::{Error, Result},
+    pause::{PausePoint, PausePoints},
     run::RunId,
     CANCELS_CHANNEL, TASKS_CHANNEL,
 };
@@ -96,11 +98,13 @@ pub(crate) async fn listen(
     name: String,
     ttl: Duration,
     stop: CancellationToken,
+    pauses: PausePoints,
     signal: impl Fn(Signal),
 ) {
     let mut locked = true;
     loop {
         if !locked {
+            pauses.reach(PausePoint::Relock).await;
             match lock_and_register(&mut listener, id, &name, ttl).await {
                 Ok(()) => {
                     tracing::info!(worker.id = %id, "liveness connection restored");
@@ -140,22 +144,25 @@ pub(crate) async fn listen(
     }
 }
 
-/// What a heartbeat learned: the tasks the worker holds (with when each was leased), and the
+/// What a heartbeat learned: the leases the worker holds (with when each was taken), and the
 /// database's clock.
 pub(crate) struct Beat {
-    pub held: Vec<(RunId, Option<DateTime<Utc>>)>,
+    pub held: Vec<(Lease, DateTime<Utc>)>,
     pub now: DateTime<Utc>,
 }
 
 #[derive(sqlx::FromRow)]
 struct BeatRow {
     run_id: Option<RunId>,
+    generation: Option<i32>,
+    step_index: Option<i32>,
+    attempt: Option<i32>,
     leased_at: Option<DateTime<Utc>>,
     now: DateTime<Utc>,
 }
 
 /// Renews the lease of every task the worker holds.
-pub(crate) async fn heartbeat(pool: &PgPool, id: Uuid, ttl: Duration) -> Result<Beat> {
+pub(crate) async fn heartbeat(conn: &mut PgConnection, id: Uuid, ttl: Duration) -> Result<Beat> {
     let rows: Vec<BeatRow> = sqlx::query_as(
         "WITH beat AS (
              UPDATE workers
@@ -163,60 +170,80 @@ pub(crate) async fn heartbeat(pool: &PgPool, id: Uuid, ttl: Duration) -> Result<
                  state = 'active', stopped_at = NULL
              WHERE id = $1
          )
-         SELECT t.run_id, t.leased_at, now() AS now FROM (SELECT 1) AS one
-         LEFT JOIN tasks t ON t.lease_owner = $1",
+         SELECT t.run_id, t.generation, t.step_index, t.attempt, t.leased_at, now() AS now
+         FROM (SELECT 1) AS one LEFT JOIN tasks t ON t.lease_owner = $1",
     )
     .bind(id)
     .bind(ttl.as_secs_f64() * 1000.0)
-    .fetch_all(pool)
+    .fetch_all(conn)
     .await?;
     let now = rows.first().map_or_else(Utc::now, |r| r.now);
     let held = rows
         .into_iter()
-        .filter_map(|row| Some((row.run_id?, row.leased_at)))
+        .filter_map(|row| {
+            let lease = Lease {
+                run_id: row.run_id?,
+                generation: row.generation?,
+                step_index: row.step_index?,
+                attempt: row.attempt?,
+                worker_id: id,
+            };
+            Some((lease, row.leased_at?))
+        })
         .collect();
     Ok(Beat { held, now })
 }
 
-/// Gives back the tasks leased to the worker (only those of `runs` leased before `before`, when
-/// given), so that another worker takes them at once.
+/// Gives back the tasks leased to the worker (only those of `leases` taken before `before`, when
+/// given), so that another worker takes them at once. Their attempts count as interrupted.
 pub(crate) async fn release(
-    pool: &PgPool,
+    conn: &mut PgConnection,
     id: Uuid,
-    only: Option<(&[RunId], DateTime<Utc>)>,
+    only: Option<(&[Lease], DateTime<Utc>)>,
     reason: &str,
 ) -> Result<u64> {
-    let (runs, before) = only.unzip();
+    let (leases, before) = only.unzip();
+    let column = |f: fn(&Lease) -> i32| leases.map(|l| l.iter().map(f).collect::<Vec<_>>());
     let released: i64 = sqlx::query_scalar(
-        "WITH released AS (
-             UPDATE tasks SET lease_owner = NULL, leased_at = NULL, run_at = now(),
-                              interrupted = interrupted + 1
+        "WITH locked AS (
+             SELECT run_id FROM tasks
              WHERE lease_owner = $1
-               AND ($2::uuid[] IS NULL OR run_id = ANY($2))
-               AND ($3::timestamptz IS NULL OR leased_at < $3)
-             RETURNING run_id, step, attempt
+               AND ($2::uuid[] IS NULL
+                    OR (run_id, generation, step_index, attempt)
+                       IN (SELECT * FROM unnest($2::uuid[], $3::int[], $4::int[], $5::int[])))
+               AND ($6::timestamptz IS NULL OR leased_at < $6)
+             ORDER BY run_id
+             FOR UPDATE
+         ), released AS (
+             UPDATE tasks t SET lease_owner = NULL, leased_at = NULL, run_at = now(),
+                                interrupted = t.interrupted + 1
+             FROM locked l WHERE t.run_id = l.run_id
+             RETURNING t.run_id, t.step, t.attempt
          ), logged AS (
              INSERT INTO events (run_id, kind, step, attempt, worker_id, detail)
-             SELECT run_id, 'lease_released', step, attempt, $1, jsonb_build_object('reason', $4::text)
+             SELECT run_id, 'lease_released', step, attempt, $1, jsonb_build_object('reason', $7::text)
              FROM released
          )
-         SELECT count(*) FROM released WHERE pg_notify($5, '') IS NOT NULL",
+         SELECT count(*) FROM released WHERE pg_notify($8, '') IS NOT NULL",
     )
     .bind(id)
-    .bind(runs)
+    .bind(leases.map(|l| l.iter().map(|l| l.run_id).collect::<Vec<_>>()))
+    .bind(column(|l| l.generation))
+    .bind(column(|l| l.step_index))
+    .bind(column(|l| l.attempt))
     .bind(before)
     .bind(reason)
     .bind(TASKS_CHANNEL)
-    .fetch_one(pool)
+    .fetch_one(conn)
     .await?;
     Ok(released as u64)
 }
 
 /// Marks the worker stopped after a graceful shutdown.
-pub(crate) async fn deregister(pool: &PgPool, id: Uuid) -> Result<()> {
+pub(crate) async fn deregister(conn: &mut PgConnection, id: Uuid) -> Result<()> {
     sqlx::query("UPDATE workers SET state = 'stopped', stopped_at = now() WHERE id = $1")
         .bind(id)
-        .execute(pool)
+        .execute(conn)
         .await?;
     Ok(())
 }

@@ -12,6 +12,7 @@ use uuid::Uuid;
 use crate::{
     error::{Error, Result},
     hook::{Transition, TransitionKind},
+    pause::{PausePoint, PausePoints},
     workflow::WorkflowDef,
     CANCELS_CHANNEL, RUNS_CHANNEL, TASKS_CHANNEL,
 };
@@ -166,9 +167,13 @@ struct Locked {
     generation: i32,
 }
 
+/// Locks the run's row against other replays and cancels, and against the hand-off that ends it.
+/// `FOR NO KEY UPDATE`, not `FOR UPDATE`: the foreign-key checks of event and checkpoint inserts
+/// (`FOR KEY SHARE`) must not wait for it, or a hand-off holding the run's task would.
 async fn lock(conn: &mut PgConnection, run_id: RunId) -> Result<Locked> {
     sqlx::query_as(
-        "SELECT workflow, workflow_version, state, generation FROM runs WHERE id = $1 FOR UPDATE",
+        "SELECT workflow, workflow_version, state, generation FROM runs WHERE id = $1
+         FOR NO KEY UPDATE",
     )
     .bind(run_id)
     .fetch_optional(conn)
@@ -247,43 +252,67 @@ pub(crate) async fn replay(
 /// Cancels a running run: its task is removed, so no further step is claimed, and the worker of
 /// the attempt that may be running is notified when the cancel commits (its next heartbeat
 /// catches a lost notification).
+///
+/// Like every transaction that touches a run and its task, it locks the task first, then the run
+/// (docs/state-machine.md). A running run always has its task, so a running run whose task was
+/// not there to lock has just been replayed: the cancel then looks again.
 pub(crate) async fn cancel(
     pool: &PgPool,
     find_workflow: impl Fn(&str, i32) -> Option<std::sync::Arc<WorkflowDef>>,
     run_id: RunId,
+    pauses: &PausePoints,
 ) -> Result<()> {
-    let mut tx = pool.begin().await?;
-    let run = lock(&mut tx, run_id).await?;
-    if run.state.is_terminal() {
-        return Err(Error::InvalidState {
-            run: run_id,
-            state: run.state,
-            action: "a cancel",
-            expected: "running",
-        });
-    }
-    sqlx::query(
-        "WITH task AS (
-             DELETE FROM tasks WHERE run_id = $1
-         ), event AS (
-             INSERT INTO events (run_id, kind) VALUES ($1, 'cancelled')
-         )
-         UPDATE runs SET state = 'cancelled', finished_at = now() WHERE id = $1",
-    )
-    .bind(run_id)
-    .execute(&mut *tx)
-    .await?;
-    if let Some(def) = find_workflow(&run.workflow, run.workflow_version) {
-        run_hook(&mut tx, &def, run_id, TransitionKind::Cancelled).await?;
-    }
-    sqlx::query("SELECT pg_notify($1, $3), pg_notify($2, $3)")
-        .bind(RUNS_CHANNEL)
-        .bind(CANCELS_CHANNEL)
-        .bind(run_id.to_string())
+    let mut looked_again = false;
+    loop {
+        let mut tx = pool.begin().await?;
+        let task = lock_task(&mut tx, run_id).await?;
+        pauses.reach(PausePoint::CancelLocked).await;
+        let run = lock(&mut tx, run_id).await?;
+        if run.state.is_terminal() {
+            return Err(Error::InvalidState {
+                run: run_id,
+                state: run.state,
+                action: "a cancel",
+                expected: "running",
+            });
+        }
+        if !task && !looked_again {
+            looked_again = true;
+            continue;
+        }
+        sqlx::query(
+            "WITH task AS (
+                 DELETE FROM tasks WHERE run_id = $1
+             ), event AS (
+                 INSERT INTO events (run_id, kind) VALUES ($1, 'cancelled')
+             )
+             UPDATE runs SET state = 'cancelled', finished_at = now() WHERE id = $1",
+        )
+        .bind(run_id)
         .execute(&mut *tx)
         .await?;
-    tx.commit().await?;
-    Ok(())
+        if let Some(def) = find_workflow(&run.workflow, run.workflow_version) {
+            run_hook(&mut tx, &def, run_id, TransitionKind::Cancelled).await?;
+        }
+        sqlx::query("SELECT pg_notify($1, $3), pg_notify($2, $3)")
+            .bind(RUNS_CHANNEL)
+            .bind(CANCELS_CHANNEL)
+            .bind(run_id.to_string())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        return Ok(());
+    }
+}
+
+/// Locks the run's task, if it has one; returns whether it had.
+async fn lock_task(conn: &mut PgConnection, run_id: RunId) -> Result<bool> {
+    let task: Option<RunId> =
+        sqlx::query_scalar("SELECT run_id FROM tasks WHERE run_id = $1 FOR UPDATE")
+            .bind(run_id)
+            .fetch_optional(conn)
+            .await?;
+    Ok(task.is_some())
 }
 
 async fn run_hook(

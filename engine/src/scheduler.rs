@@ -9,7 +9,7 @@ use sqlx::PgPool;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::{error::Result, TASKS_CHANNEL};
+use crate::{connection::Dedicated, error::Result, TASKS_CHANNEL};
 
 /// How the scheduler runs.
 #[derive(Debug, Clone)]
@@ -41,17 +41,19 @@ pub struct Rescue {
 
 /// The scheduler loop.
 pub struct Scheduler {
-    pool: PgPool,
+    /// Its own connection, which no other load of the process can take.
+    conn: Dedicated,
     config: SchedulerConfig,
 }
 
 impl Scheduler {
-    pub(crate) fn new(pool: PgPool, config: SchedulerConfig) -> Self {
-        Self { pool, config }
+    pub(crate) fn new(pool: &PgPool, config: SchedulerConfig) -> Self {
+        let conn = Dedicated::new(pool, "slate-scheduler");
+        Self { conn, config }
     }
 
     /// Ticks until `shutdown` is cancelled.
-    pub async fn run(self, shutdown: CancellationToken) {
+    pub async fn run(mut self, shutdown: CancellationToken) {
         let mut ticks = tokio::time::interval(self.config.tick);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut last_trim = Instant::now();
@@ -82,7 +84,15 @@ impl Scheduler {
 
     /// Marks dead the workers whose lock is free or whose lease lapsed, and queues their tasks
     /// again for any worker.
-    pub async fn rescue(&self) -> Result<Rescue> {
+    pub async fn rescue(&mut self) -> Result<Rescue> {
+        let rescued = self.rescue_on_own_connection().await;
+        if rescued.is_err() {
+            self.conn.reset();
+        }
+        rescued
+    }
+
+    async fn rescue_on_own_connection(&mut self) -> Result<Rescue> {
         let (dead_workers, tasks_released): (i64, i64) = sqlx::query_as(
             "WITH candidates AS (
                  SELECT id, lease_expires_at < now() AS expired FROM workers
@@ -116,7 +126,7 @@ impl Scheduler {
              FROM released WHERE pg_notify($1, '') IS NOT NULL",
         )
         .bind(TASKS_CHANNEL)
-        .fetch_one(&self.pool)
+        .fetch_one(self.conn.get().await?)
         .await?;
         Ok(Rescue {
             dead_workers: dead_workers as u64,
@@ -127,7 +137,15 @@ impl Scheduler {
     /// Deletes the events, memos and superseded checkpoints of runs finished more than
     /// `retention` ago, and the registry rows of workers gone as long. Returns how many runs
     /// were trimmed.
-    pub async fn trim(&self, retention: Duration) -> Result<u64> {
+    pub async fn trim(&mut self, retention: Duration) -> Result<u64> {
+        let trimmed = self.trim_on_own_connection(retention).await;
+        if trimmed.is_err() {
+            self.conn.reset();
+        }
+        trimmed
+    }
+
+    async fn trim_on_own_connection(&mut self, retention: Duration) -> Result<u64> {
         let millis = retention.as_secs_f64() * 1000.0;
         let mut trimmed = 0;
         loop {
@@ -148,7 +166,7 @@ impl Scheduler {
                  SELECT count(*) FROM old",
             )
             .bind(millis)
-            .fetch_one(&self.pool)
+            .fetch_one(self.conn.get().await?)
             .await?;
             trimmed += runs as u64;
             if runs == 0 {
@@ -160,7 +178,7 @@ impl Scheduler {
              WHERE state <> 'active' AND stopped_at < now() - $1 * interval '1 ms'",
         )
         .bind(millis)
-        .execute(&self.pool)
+        .execute(self.conn.get().await?)
         .await?;
         Ok(trimmed)
     }

@@ -210,7 +210,7 @@ impl Starter {
                     _ => {
                         let (sender, requests) = mpsc::unbounded_channel();
                         let committer = Committer {
-                            conn: Dedicated::new(pool),
+                            conn: Dedicated::new(pool, "slate-starter"),
                             registry: registry.clone(),
                             local: local.clone(),
                         };

@@ -25,6 +25,10 @@ pub struct TestApp {
 pub struct Options {
     /// Whether a worker runs in this process too.
     pub workers: bool,
+    /// How that worker runs.
+    pub worker: WorkerConfig,
+    /// The connections of the application's pool.
+    pub pool_size: u32,
     pub providers: Providers,
     pub max_queued: i64,
     pub admin_token: Option<String>,
@@ -34,6 +38,8 @@ impl Default for Options {
     fn default() -> Self {
         Self {
             workers: false,
+            worker: WorkerConfig::default(),
+            pool_size: 20,
             providers: Providers::default(),
             max_queued: 1000,
             admin_token: Some(ADMIN_TOKEN.into()),
@@ -52,7 +58,7 @@ pub async fn spawn_app(workers: bool) -> TestApp {
 
 /// The application set up as `options` say.
 pub async fn spawn_app_with(options: Options) -> TestApp {
-    let db = TestDatabase::new().await;
+    let db = TestDatabase::with_pool_size(options.pool_size).await;
     let media = tempfile::tempdir().unwrap();
     let pipeline = Pipeline::new(media.path(), 2, options.providers).unwrap();
     let workflow = pipeline::workflow(Arc::new(pipeline));
@@ -71,7 +77,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
     tokio::spawn(app.run_until_stopped());
     let shutdown = CancellationToken::new();
     if options.workers {
-        tokio::spawn(engine.worker(WorkerConfig::default()).run(shutdown.clone()));
+        tokio::spawn(engine.worker(options.worker).run(shutdown.clone()));
     }
     TestApp {
         base,

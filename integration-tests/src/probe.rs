@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use slate_engine::{RetryPolicy, Step, StepContext, StepError, Workflow};
+use slate_engine::{RetryPolicy, RunId, Step, StepContext, StepError, Workflow};
 use sqlx::PgPool;
 
 /// The probe's steps, in order.
@@ -55,11 +55,16 @@ pub enum Behaviour {
     TimeoutFirstAttempt,
     /// Waits until its run is cancelled.
     WaitForCancel,
+    /// Finishes each attempt only once the test opens its gate ([`open_gate`]), even when told to
+    /// stop: a step that does not heed cancellation.
+    Gated,
+    /// Never finishes its first attempt; fails the others with a permanent error.
+    HangFirstAttemptThenFail,
 }
 
-/// Creates the table the probe records executions in.
+/// Creates the tables the probe records executions in and reads its gates from.
 pub async fn create_tables(pool: &PgPool) -> sqlx::Result<()> {
-    sqlx::query(
+    sqlx::raw_sql(
         "CREATE TABLE IF NOT EXISTS probe_executions (
              run_id uuid NOT NULL,
              step text NOT NULL,
@@ -67,10 +72,27 @@ pub async fn create_tables(pool: &PgPool) -> sqlx::Result<()> {
              part integer,
              pid integer NOT NULL,
              at timestamptz NOT NULL DEFAULT clock_timestamp()
+         );
+         CREATE TABLE IF NOT EXISTS probe_gates (
+             run_id uuid NOT NULL,
+             step text NOT NULL,
+             attempt integer NOT NULL,
+             PRIMARY KEY (run_id, step, attempt)
          )",
     )
     .execute(pool)
     .await?;
+    Ok(())
+}
+
+/// Lets attempt `attempt` of a [`Behaviour::Gated`] step of `run` finish.
+pub async fn open_gate(pool: &PgPool, run: RunId, step: &str, attempt: i32) -> sqlx::Result<()> {
+    sqlx::query("INSERT INTO probe_gates VALUES ($1, $2, $3)")
+        .bind(run)
+        .bind(step)
+        .bind(attempt)
+        .execute(pool)
+        .await?;
     Ok(())
 }
 
@@ -153,6 +175,20 @@ async fn run(pool: &PgPool, ctx: &StepContext, probe: Probe) -> Result<Probe, St
             ctx.cancelled().await;
             return Err(StepError::retryable("stopped", "the run was cancelled"));
         }
+        Behaviour::Gated => {
+            while !gate_open(pool, ctx).await? {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+        Behaviour::HangFirstAttemptThenFail if first => {
+            std::future::pending::<()>().await;
+        }
+        Behaviour::HangFirstAttemptThenFail => {
+            return Err(StepError::permanent(
+                "refused",
+                "failing for good on purpose",
+            ));
+        }
         _ => {}
     }
     Ok(probe)
@@ -169,6 +205,18 @@ async fn record(pool: &PgPool, ctx: &StepContext, part: Option<u32>) -> Result<(
         .await
         .map(drop)
         .map_err(|e| StepError::retryable("database", e.to_string()))
+}
+
+async fn gate_open(pool: &PgPool, ctx: &StepContext) -> Result<bool, StepError> {
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM probe_gates WHERE run_id = $1 AND step = $2 AND attempt = $3)",
+    )
+    .bind(ctx.run_id())
+    .bind(ctx.step())
+    .bind(ctx.attempt() as i32)
+    .fetch_one(pool)
+    .await
+    .map_err(|e| StepError::retryable("database", e.to_string()))
 }
 
 async fn executions(pool: &PgPool, ctx: &StepContext) -> Result<i64, StepError> {

@@ -43,6 +43,10 @@ pub struct DatabaseArgs {
     /// The PostgreSQL database Slate keeps its state in.
     #[arg(long, env = "DATABASE_URL")]
     database_url: String,
+    /// The connections of the pool the API's handlers share (the engine's workers and scheduler
+    /// have connections of their own besides).
+    #[arg(long, env = "SLATE_DB_CONNECTIONS", default_value_t = 16)]
+    db_connections: u32,
 }
 
 #[derive(Args)]
@@ -61,6 +65,9 @@ pub struct WorkerArgs {
     /// How long running steps may take to finish after SIGTERM, in seconds.
     #[arg(long, env = "SLATE_SHUTDOWN_GRACE_SECS", default_value_t = 30)]
     shutdown_grace_secs: u64,
+    /// The connections of the worker's own pool for its steps' memos and reads.
+    #[arg(long, env = "SLATE_STEP_CONNECTIONS", default_value_t = 4)]
+    step_connections: u32,
     #[command(flatten)]
     pipeline: PipelineArgs,
 }
@@ -102,7 +109,7 @@ pub async fn connect(
     workflows: &[Workflow<Request>],
 ) -> anyhow::Result<Engine> {
     let pool = PgPoolOptions::new()
-        .max_connections(16)
+        .max_connections(args.db_connections.max(1))
         .acquire_timeout(Duration::from_secs(10))
         .connect(&args.database_url)
         .await
@@ -173,6 +180,7 @@ async fn run_engine(
         lease_ttl: Duration::from_secs(args.lease_ttl_secs),
         heartbeat_interval: Duration::from_secs(args.lease_ttl_secs.div_ceil(10).max(1)),
         shutdown_grace: Duration::from_secs(args.shutdown_grace_secs),
+        step_connections: args.step_connections,
         ..WorkerConfig::default()
     });
     let scheduler = engine.scheduler(SchedulerConfig {

@@ -7,6 +7,9 @@
 
 use std::{collections::HashSet, time::Duration};
 
+use backon::{BackoffBuilder, ExponentialBuilder};
+use tokio_util::sync::CancellationToken;
+
 use chrono::Utc;
 use serde_json::Value;
 use sqlx::{Connection, PgConnection};
@@ -15,10 +18,11 @@ use uuid::Uuid;
 
 use self::statement::write;
 use crate::{
-    connection::Dedicated,
+    connection::{is_transient, Dedicated},
     context::Lease,
     hook::{run_hooks, HookError, Transition, TransitionKind},
-    run::{RunError, RunId},
+    pause::{PausePoint, PausePoints},
+    run::RunError,
     step_error::StepError,
     task::Attempt,
 };
@@ -30,8 +34,14 @@ const MAX_BATCH: usize = 512;
 
 /// How an attempt ended.
 pub(crate) enum Outcome {
-    Succeeded { output: Value, cost_usd: f64 },
+    Succeeded {
+        output: Value,
+        cost_usd: f64,
+    },
     Failed(StepError),
+    /// It was stopped because its worker lost the liveness lock, and did not succeed: not a try
+    /// of the step, but an interruption, like a crash of its worker.
+    Interrupted,
 }
 
 /// A finished attempt waiting for its hand-off.
@@ -65,6 +75,8 @@ enum Action {
     Complete,
     /// Queue the same step again after a delay.
     Retry(Duration),
+    /// Give the task back for any worker, counting the attempt as interrupted.
+    Release,
     /// Fail the run.
     Fail(RunError),
 }
@@ -76,6 +88,7 @@ impl Action {
             Self::Enqueue => "enqueue",
             Self::Complete => "complete",
             Self::Retry(_) => "retry",
+            Self::Release => "release",
             Self::Fail(_) => "fail",
         }
     }
@@ -87,6 +100,7 @@ impl Action {
             Outcome::Succeeded { .. } if last => Self::Complete,
             Outcome::Succeeded { .. } if finished.keep_next => Self::Keep,
             Outcome::Succeeded { .. } => Self::Enqueue,
+            Outcome::Interrupted => Self::Release,
             Outcome::Failed(error) => {
                 let delay = attempt
                     .step()
@@ -98,7 +112,7 @@ impl Action {
                         step: attempt.step_name.clone(),
                         code: error.code.clone(),
                         message: error.message.clone(),
-                        attempts: attempt.lease.attempt as u32,
+                        attempts: attempt.tries(),
                     }),
                 }
             }
@@ -136,12 +150,16 @@ pub(crate) struct Completer {
     pub conn: Dedicated,
     pub worker_id: Uuid,
     pub finished: mpsc::Receiver<Finished>,
+    pub pauses: PausePoints,
+    /// Cancelled when the worker stops waiting for results it could not commit yet.
+    pub give_up: CancellationToken,
 }
 
 impl Completer {
     /// Commits batches until every sender is gone.
     pub async fn run(mut self) {
         while let Some(first) = self.finished.recv().await {
+            self.pauses.reach(PausePoint::HandOffBatch).await;
             let mut batch = vec![Item::new(first)];
             while batch.len() < MAX_BATCH {
                 match self.finished.try_recv() {
@@ -153,7 +171,7 @@ impl Completer {
         }
     }
 
-    async fn hand_off(&mut self, batch: Vec<Item>) {
+    async fn hand_off(&mut self, mut batch: Vec<Item>) {
         match self.commit(&batch).await {
             Ok(fenced) => reply(batch, &fenced),
             Err(error) if batch.len() > 1 => {
@@ -162,29 +180,63 @@ impl Completer {
                     Box::pin(self.hand_off(vec![item])).await;
                 }
             }
-            Err(error) => self.fail_alone(batch, error).await,
+            Err(error) => {
+                let item = batch.pop().expect("one item");
+                self.commit_again(item, error).await;
+            }
         }
     }
 
-    /// A hand-off that failed alone becomes a retryable failure of its attempt; if even that
-    /// cannot commit, the result is dropped and the heartbeat later gives the task back.
-    async fn fail_alone(&mut self, mut batch: Vec<Item>, error: HandOffError) {
-        let item = batch.pop().expect("one item");
+    /// Commits a result whose commit failed. After a transient failure (the connection, a
+    /// deadlock, a serialization failure) the same commit is made again, after a backoff, for as
+    /// long as it takes: only a lost lease drops a result (or the worker's shutdown, once its
+    /// grace is over). When the database refuses this very result, running the step again would
+    /// make the same one, so the step fails for good instead; a failure that cannot be stored
+    /// either is dropped, and the heartbeat gives its task back.
+    async fn commit_again(&mut self, mut item: Item, mut error: HandOffError) {
         let lease = item.finished.attempt.lease;
-        if matches!(item.finished.outcome, Outcome::Succeeded { .. }) {
-            tracing::warn!(run.id = %lease.run_id, %error, "hand-off failed; retrying the step");
-            let finished = Finished {
-                outcome: Outcome::Failed(StepError::retryable("handoff_failed", error.to_string())),
-                ..item.finished
-            };
-            return Box::pin(self.hand_off(vec![Item::new(finished)])).await;
+        let mut delays = ExponentialBuilder::new()
+            .with_min_delay(Duration::from_millis(50))
+            .with_max_delay(Duration::from_secs(5))
+            .without_max_times()
+            .with_jitter()
+            .build();
+        loop {
+            if error.is_transient() {
+                tracing::warn!(run.id = %lease.run_id, %error, "hand-off failed; committing it again");
+                let delay = delays.next().unwrap_or(Duration::from_secs(5));
+                tokio::select! {
+                    () = tokio::time::sleep(delay) => {}
+                    () = self.give_up.cancelled() => {
+                        tracing::error!(run.id = %lease.run_id, "shutting down; uncommitted result dropped");
+                        let _ = item.finished.reply.send(HandOff::Dropped);
+                        return;
+                    }
+                }
+            } else if matches!(item.finished.outcome, Outcome::Succeeded { .. }) {
+                tracing::error!(run.id = %lease.run_id, %error, "the database refused the step's result; failing the step");
+                let refused = StepError::permanent(
+                    "handoff_refused",
+                    "the step's result could not be stored",
+                );
+                item = Item::new(Finished {
+                    outcome: Outcome::Failed(refused),
+                    ..item.finished
+                });
+            } else {
+                tracing::error!(run.id = %lease.run_id, %error, "hand-off refused; result dropped");
+                let _ = item.finished.reply.send(HandOff::Dropped);
+                return;
+            }
+            match self.commit(std::slice::from_ref(&item)).await {
+                Ok(fenced) => return reply(vec![item], &fenced),
+                Err(again) => error = again,
+            }
         }
-        tracing::error!(run.id = %lease.run_id, %error, "hand-off failed; result dropped");
-        let _ = item.finished.reply.send(HandOff::Dropped);
     }
 
-    /// Commits `batch`; returns the runs whose attempts still held their lease.
-    async fn commit(&mut self, batch: &[Item]) -> Result<HashSet<RunId>, HandOffError> {
+    /// Commits `batch`; returns the positions of the attempts that still held their lease.
+    async fn commit(&mut self, batch: &[Item]) -> Result<Fenced, HandOffError> {
         let worker_id = self.worker_id;
         let committed = async {
             let conn = self.conn.get_for(batch.len()).await?;
@@ -192,7 +244,7 @@ impl Completer {
                 .iter()
                 .any(|i| i.finished.attempt.workflow.hook.is_some());
             if !hooked {
-                return Ok(write(conn, worker_id, batch).await?.into_iter().collect());
+                return Ok(fenced(write(conn, worker_id, batch).await?));
             }
             commit_hooked(conn, worker_id, batch).await
         }
@@ -208,18 +260,22 @@ async fn commit_hooked(
     conn: &mut PgConnection,
     worker_id: Uuid,
     batch: &[Item],
-) -> Result<HashSet<RunId>, HandOffError> {
+) -> Result<Fenced, HandOffError> {
     let mut tx = conn.begin().await?;
-    let fenced: HashSet<RunId> = write(&mut tx, worker_id, batch)
-        .await?
-        .into_iter()
-        .collect();
+    let fenced = fenced(write(&mut tx, worker_id, batch).await?);
     let transitions = transitions(batch, &fenced);
     run_hooks(&mut tx, &transitions)
         .await
         .map_err(HandOffError::Hook)?;
     tx.commit().await?;
     Ok(fenced)
+}
+
+/// The positions in a batch of the attempts that passed the fence.
+type Fenced = HashSet<usize>;
+
+fn fenced(items: Vec<i32>) -> Fenced {
+    items.into_iter().map(|i| i as usize).collect()
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -230,18 +286,28 @@ enum HandOffError {
     Hook(HookError),
 }
 
+impl HandOffError {
+    /// Whether the same commit may succeed if made again.
+    fn is_transient(&self) -> bool {
+        match self {
+            Self::Database(error) => is_transient(error),
+            Self::Hook(error) => error.downcast_ref().is_some_and(is_transient),
+        }
+    }
+}
+
 /// The hook's view of the attempts that passed the fence.
 fn transitions<'a>(
     batch: &'a [Item],
-    fenced: &HashSet<RunId>,
+    fenced: &Fenced,
 ) -> Vec<(&'a crate::workflow::WorkflowDef, Transition<'a>)> {
     let mut out = Vec::new();
-    for item in batch {
-        let attempt = &item.finished.attempt;
-        let run_id = attempt.lease.run_id;
-        if !fenced.contains(&run_id) {
+    for (position, item) in batch.iter().enumerate() {
+        if !fenced.contains(&position) {
             continue;
         }
+        let attempt = &item.finished.attempt;
+        let run_id = attempt.lease.run_id;
         let def = &*attempt.workflow;
         let step = item.step_name();
         let step_index = attempt.lease.step_index as usize;
@@ -264,6 +330,7 @@ fn transitions<'a>(
                     });
                 }
             }
+            Outcome::Interrupted => {}
         }
         match &item.action {
             Action::Keep => push(TransitionKind::StepStarted {
@@ -273,18 +340,18 @@ fn transitions<'a>(
             }),
             Action::Complete => push(TransitionKind::RunCompleted),
             Action::Fail(error) => push(TransitionKind::RunFailed { error }),
-            Action::Enqueue | Action::Retry(_) => {}
+            Action::Enqueue | Action::Retry(_) | Action::Release => {}
         }
     }
     out
 }
 
 /// Answers every attempt of a committed batch.
-fn reply(batch: Vec<Item>, fenced: &HashSet<RunId>) {
-    for item in batch {
+fn reply(batch: Vec<Item>, fenced: &Fenced) {
+    for (position, item) in batch.into_iter().enumerate() {
         let Item { finished, action } = item;
         let lease = finished.attempt.lease;
-        let answer = if !fenced.contains(&lease.run_id) {
+        let answer = if !fenced.contains(&position) {
             tracing::warn!(run.id = %lease.run_id, attempt = lease.attempt,
                 "late result dropped: the attempt no longer held its lease");
             HandOff::Dropped

@@ -7,22 +7,20 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::{Action, Item, Outcome};
-use crate::{
-    context::Lease,
-    event::{EventBatch, EventKind},
-    run::RunId,
-    RUNS_CHANNEL, TASKS_CHANNEL,
-};
+use crate::{context::Lease, event::EventKind, run::RunId, RUNS_CHANNEL, TASKS_CHANNEL};
 
-/// Writes the hand-offs of `batch`; returns the runs whose attempts still held their lease.
+/// Writes the hand-offs of `batch`; returns the positions in `batch` of the attempts that still
+/// held their lease. Everything is keyed by the attempt, never by its run alone: a stale result and
+/// the current one of the same run may share a batch.
 pub(super) async fn write(
     conn: &mut PgConnection,
     worker_id: Uuid,
     batch: &[Item],
-) -> sqlx::Result<Vec<RunId>> {
+) -> sqlx::Result<Vec<i32>> {
     let columns = Columns::new(batch);
     sqlx::query_scalar(HAND_OFF)
         .bind(worker_id)
+        .bind(&columns.item)
         .bind(&columns.run_id)
         .bind(&columns.generation)
         .bind(&columns.step_index)
@@ -35,7 +33,7 @@ pub(super) async fn write(
         .bind(&columns.cost_usd)
         .bind(&columns.started_at)
         .bind(&columns.error)
-        .bind(&columns.events.run_id)
+        .bind(&columns.events.item)
         .bind(&columns.events.kind)
         .bind(&columns.events.step)
         .bind(&columns.events.attempt)
@@ -49,6 +47,8 @@ pub(super) async fn write(
 /// The batch as the columns of the statement's `unnest`s.
 #[derive(Default)]
 struct Columns {
+    /// The attempt's position in the batch, by which the statement keys every outcome.
+    item: Vec<i32>,
     run_id: Vec<RunId>,
     generation: Vec<i32>,
     step_index: Vec<i32>,
@@ -67,7 +67,7 @@ struct Columns {
 impl Columns {
     fn new(batch: &[Item]) -> Self {
         let mut c = Self::default();
-        for item in batch {
+        for (position, item) in (0..).zip(batch) {
             let Lease {
                 run_id,
                 generation,
@@ -76,6 +76,7 @@ impl Columns {
                 ..
             } = item.finished.attempt.lease;
             let step = item.step_name();
+            c.item.push(position);
             c.run_id.push(run_id);
             c.generation.push(generation);
             c.step_index.push(step_index);
@@ -86,7 +87,7 @@ impl Columns {
             c.started_at.push(item.finished.attempt.leased_at);
             let attempt = attempt as u32;
             c.events.push(
-                run_id,
+                position,
                 EventKind::ResultDropped,
                 step,
                 attempt,
@@ -97,7 +98,7 @@ impl Columns {
                     c.output.push(output.clone());
                     c.cost_usd.push(*cost_usd);
                     c.events.push(
-                        run_id,
+                        position,
                         EventKind::StepCompleted,
                         step,
                         attempt,
@@ -108,7 +109,11 @@ impl Columns {
                     c.output.push(Value::Null);
                     c.cost_usd.push(0.0);
                     c.events
-                        .push(run_id, EventKind::StepFailed, step, attempt, json!(error));
+                        .push(position, EventKind::StepFailed, step, attempt, json!(error));
+                }
+                Outcome::Interrupted => {
+                    c.output.push(Value::Null);
+                    c.cost_usd.push(0.0);
                 }
             }
             c.delay_ms.push(0.0);
@@ -117,28 +122,40 @@ impl Columns {
                 Action::Keep => {
                     let next = item.next_step().expect("a next step");
                     c.events
-                        .push(run_id, EventKind::StepStarted, next, 1, Value::Null);
+                        .push(position, EventKind::StepStarted, next, 1, Value::Null);
                 }
                 Action::Enqueue => {}
                 Action::Complete => {
-                    c.events
-                        .push(run_id, EventKind::RunCompleted, step, attempt, Value::Null);
+                    c.events.push(
+                        position,
+                        EventKind::RunCompleted,
+                        step,
+                        attempt,
+                        Value::Null,
+                    );
                 }
                 Action::Retry(delay) => {
                     let delay_ms = delay.as_secs_f64() * 1000.0;
                     *c.delay_ms.last_mut().expect("pushed") = delay_ms;
                     c.events.push(
-                        run_id,
+                        position,
                         EventKind::RetryScheduled,
                         step,
                         attempt,
                         json!({"delay_ms": delay_ms.round(), "next_attempt": attempt + 1}),
                     );
                 }
+                Action::Release => c.events.push(
+                    position,
+                    EventKind::LeaseReleased,
+                    step,
+                    attempt,
+                    json!({"reason": "its worker lost its liveness connection"}),
+                ),
                 Action::Fail(error) => {
                     *c.error.last_mut().expect("pushed") = json!(error);
                     c.events
-                        .push(run_id, EventKind::RunFailed, step, attempt, json!(error));
+                        .push(position, EventKind::RunFailed, step, attempt, json!(error));
                 }
             }
         }
@@ -146,16 +163,44 @@ impl Columns {
     }
 }
 
+/// The events of a batch, as the columns of an `unnest`; each names the attempt (its position in
+/// the batch) it belongs to.
+#[derive(Default)]
+struct EventBatch {
+    item: Vec<i32>,
+    kind: Vec<&'static str>,
+    step: Vec<&'static str>,
+    attempt: Vec<i32>,
+    detail: Vec<Value>,
+}
+
+impl EventBatch {
+    fn push(
+        &mut self,
+        item: i32,
+        kind: EventKind,
+        step: &'static str,
+        attempt: u32,
+        detail: Value,
+    ) {
+        self.item.push(item);
+        self.kind.push(kind.as_str());
+        self.step.push(step);
+        self.attempt.push(attempt as i32);
+        self.detail.push(detail);
+    }
+}
+
 /// The hand-off of a batch, in one statement. `fenced` keeps the attempts that still own their
 /// task (row-locked, so no rescuer can take it before commit); every other write joins it.
-/// `result_dropped` events are written for the others only.
+/// `result_dropped` events are written for the others only, matched by item, not by run.
 const HAND_OFF: &str = "
 WITH input AS (
-    SELECT * FROM unnest($2::uuid[], $3::int[], $4::int[], $5::int[], $6::text[], $7::text[],
-                         $8::text[], $9::float8[], $10::jsonb[], $11::float8[],
-                         $12::timestamptz[], $13::jsonb[])
-        AS i(run_id, generation, step_index, attempt, step, action, next_step, delay_ms, output,
-             cost_usd, started_at, error)
+    SELECT * FROM unnest($2::int[], $3::uuid[], $4::int[], $5::int[], $6::int[], $7::text[],
+                         $8::text[], $9::text[], $10::float8[], $11::jsonb[], $12::float8[],
+                         $13::timestamptz[], $14::jsonb[])
+        AS i(item, run_id, generation, step_index, attempt, step, action, next_step, delay_ms,
+             output, cost_usd, started_at, error)
 ), fenced AS (
     SELECT i.* FROM input i
     JOIN tasks t ON t.run_id = i.run_id AND t.generation = i.generation
@@ -179,6 +224,10 @@ WITH input AS (
     UPDATE tasks t
     SET lease_owner = NULL, leased_at = NULL, run_at = now() + f.delay_ms * interval '1 ms'
     FROM fenced f WHERE t.run_id = f.run_id AND f.action = 'retry'
+), released AS (
+    UPDATE tasks t
+    SET lease_owner = NULL, leased_at = NULL, run_at = now(), interrupted = t.interrupted + 1
+    FROM fenced f WHERE t.run_id = f.run_id AND f.action = 'release'
 ), removed AS (
     DELETE FROM tasks t USING fenced f
     WHERE t.run_id = f.run_id AND f.action IN ('complete', 'fail')
@@ -190,15 +239,17 @@ WITH input AS (
     FROM fenced f WHERE r.id = f.run_id AND f.action IN ('complete', 'fail')
 ), logged AS (
     INSERT INTO events (run_id, kind, step, attempt, worker_id, detail)
-    SELECT e.run_id, e.kind::event_kind, e.step, e.attempt, $1, NULLIF(e.detail, 'null'::jsonb)
-    FROM unnest($14::uuid[], $15::text[], $16::text[], $17::int[], $18::jsonb[])
-        AS e(run_id, kind, step, attempt, detail)
-    WHERE (e.run_id IN (SELECT run_id FROM fenced)) = (e.kind <> 'result_dropped')
+    SELECT i.run_id, e.kind::event_kind, e.step, e.attempt, $1, NULLIF(e.detail, 'null'::jsonb)
+    FROM unnest($15::int[], $16::text[], $17::text[], $18::int[], $19::jsonb[])
+        AS e(item, kind, step, attempt, detail)
+    JOIN input i ON i.item = e.item
+    WHERE (e.item IN (SELECT item FROM fenced)) = (e.kind <> 'result_dropped')
 )
-SELECT f.run_id FROM fenced f
+SELECT f.item FROM fenced f
 WHERE CASE f.action
-    WHEN 'complete' THEN pg_notify($19, f.run_id::text) IS NOT NULL
-    WHEN 'fail' THEN pg_notify($19, f.run_id::text) IS NOT NULL
-    WHEN 'enqueue' THEN pg_notify($20, '') IS NOT NULL
+    WHEN 'complete' THEN pg_notify($20, f.run_id::text) IS NOT NULL
+    WHEN 'fail' THEN pg_notify($20, f.run_id::text) IS NOT NULL
+    WHEN 'enqueue' THEN pg_notify($21, '') IS NOT NULL
+    WHEN 'release' THEN pg_notify($21, '') IS NOT NULL
     ELSE true
 END";

@@ -3,8 +3,9 @@
 //! while the hand-off leaves it to this worker.
 
 use std::{
+    collections::HashMap,
     panic::AssertUnwindSafe,
-    sync::{atomic::Ordering, Arc},
+    sync::{atomic::Ordering, Arc, OnceLock},
     time::Duration,
 };
 
@@ -18,9 +19,9 @@ use tracing::Instrument;
 
 use super::{Running, Shared};
 use crate::{
-    context::StepContext,
+    context::{Lease, StepContext},
     handoff::{Finished, HandOff, Outcome},
-    run::RunId,
+    pause::PausePoint,
     step_error::StepError,
     task::{Attempt, MAX_INTERRUPTIONS},
 };
@@ -34,22 +35,10 @@ impl Shared {
         finished: mpsc::Sender<Finished>,
         _slot: OwnedSemaphorePermit,
     ) {
-        let run_id = attempt.lease.run_id;
-        let _registration = Registration {
-            shared: self.clone(),
-            run_id,
-        };
+        let mut registration = Registration::new(self.clone(), attempt.lease);
         loop {
-            let stop = CancellationToken::new();
-            self.running.lock().expect("running lock").insert(
-                run_id,
-                Running {
-                    stop: stop.clone(),
-                    since: Instant::now(),
-                },
-            );
             let began = Instant::now();
-            let outcome = self.execute(&mut attempt, stop).await;
+            let outcome = self.execute(&mut attempt, &registration.stopper).await;
             let workflow = attempt.workflow.name;
             let step = attempt.step().map_or("unknown", |step| step.name);
             self.engine.metrics.attempt_finished(
@@ -69,8 +58,12 @@ impl Shared {
             if sent.await.is_err() {
                 return;
             }
+            self.engine.pauses.reach(PausePoint::ResultQueued).await;
             match answer.await {
-                Ok(HandOff::Next(next)) => attempt = next,
+                Ok(HandOff::Next(next)) => {
+                    registration.advance(next.lease);
+                    attempt = next;
+                }
                 Ok(HandOff::Retrying(delay)) => {
                     self.engine.metrics.retry_scheduled(workflow, step);
                     return self.wake_after(delay);
@@ -80,7 +73,8 @@ impl Shared {
         }
     }
 
-    async fn execute(&self, attempt: &mut Attempt, stop: CancellationToken) -> Outcome {
+    async fn execute(&self, attempt: &mut Attempt, stopper: &Stopper) -> Outcome {
+        let stop = stopper.token.clone();
         let lease = attempt.lease;
         let Some(step) = attempt.step().cloned() else {
             return Outcome::Failed(StepError::permanent(
@@ -95,7 +89,13 @@ impl Shared {
             return Outcome::Failed(StepError::interrupted_too_often(attempt.interrupted));
         }
         let span = tracing::info_span!("step", run.id = %lease.run_id, step = step.name, attempt = lease.attempt);
-        let ctx = StepContext::new(self.engine.pool.clone(), lease, step.name, stop.clone());
+        let ctx = StepContext::new(
+            self.steps.clone(),
+            lease,
+            step.name,
+            stop.clone(),
+            self.engine.pauses.clone(),
+        );
         let input = std::mem::take(&mut attempt.input);
         let work = AssertUnwindSafe((step.run)(ctx.clone(), input)).catch_unwind();
         let grace = self.config.cancel_grace;
@@ -124,6 +124,10 @@ impl Shared {
                 output,
                 cost_usd: ctx.cost(),
             },
+            Err(error) if stopper.cause() == Some(StopCause::LivenessLost) => {
+                tracing::warn!(run.id = %lease.run_id, step = step.name, attempt = lease.attempt, %error, "step interrupted: its worker lost the liveness lock");
+                Outcome::Interrupted
+            }
             Err(error) => {
                 tracing::warn!(run.id = %lease.run_id, step = step.name, attempt = lease.attempt, %error, "step failed");
                 Outcome::Failed(error)
@@ -143,16 +147,93 @@ impl Shared {
     }
 }
 
-/// Removes a run from the running attempts when its driver ends, however it ends.
+/// Why an attempt was told to stop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum StopCause {
+    /// Its run was cancelled.
+    Cancelled,
+    /// Its task is no longer its own (rescued, or released).
+    LeaseGone,
+    /// Its worker lost the liveness lock, and with it every attempt.
+    LivenessLost,
+}
+
+/// What stops a running attempt, and why it was stopped (the first reason given).
+#[derive(Clone, Default)]
+pub(super) struct Stopper {
+    token: CancellationToken,
+    cause: Arc<OnceLock<StopCause>>,
+}
+
+impl Stopper {
+    pub fn stop(&self, cause: StopCause) {
+        let _ = self.cause.set(cause);
+        self.token.cancel();
+    }
+
+    pub fn is_stopped(&self) -> bool {
+        self.token.is_cancelled()
+    }
+
+    pub fn cause(&self) -> Option<StopCause> {
+        self.cause.get().copied()
+    }
+}
+
+/// An attempt's entry in its worker's table of running attempts, through which cancels and the
+/// heartbeat reach it. Each driver removes only its own lease's entry, so that an attempt that
+/// ends late never unregisters the one that replaced it.
 struct Registration {
     shared: Arc<Shared>,
-    run_id: RunId,
+    lease: Lease,
+    stopper: Stopper,
+}
+
+impl Registration {
+    fn new(shared: Arc<Shared>, lease: Lease) -> Self {
+        let stopper = Stopper::default();
+        shared.register(lease, &stopper);
+        Self {
+            shared,
+            lease,
+            stopper,
+        }
+    }
+
+    /// Moves the entry on to the run's next attempt, which this driver runs now.
+    fn advance(&mut self, next: Lease) {
+        self.stopper = Stopper::default();
+        let mut running = self.shared.running.lock().expect("running lock");
+        running.remove(&self.lease);
+        self.lease = next;
+        Shared::insert(&mut running, next, &self.stopper);
+    }
 }
 
 impl Drop for Registration {
     fn drop(&mut self) {
         if let Ok(mut running) = self.shared.running.lock() {
-            running.remove(&self.run_id);
+            running.remove(&self.lease);
+        }
+    }
+}
+
+impl Shared {
+    fn register(&self, lease: Lease, stopper: &Stopper) {
+        Self::insert(
+            &mut self.running.lock().expect("running lock"),
+            lease,
+            stopper,
+        );
+    }
+
+    fn insert(running: &mut HashMap<Lease, Running>, lease: Lease, stopper: &Stopper) {
+        let entry = Running {
+            stopper: stopper.clone(),
+            since: Instant::now(),
+        };
+        if running.insert(lease, entry).is_some() {
+            tracing::error!(?lease, "two attempts of one lease ran on one worker");
         }
     }
 }

@@ -26,7 +26,7 @@ impl Shared {
         finished: &mpsc::Sender<Finished>,
         shutdown: &CancellationToken,
     ) {
-        let mut conn = Dedicated::new(&self.engine.pool);
+        let mut conn = Dedicated::new(&self.engine.pool, "slate-worker-claim");
         loop {
             while attempts.try_join_next().is_some() {}
             let first = tokio::select! {

@@ -11,10 +11,11 @@ use chrono::{DateTime, Utc};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::Shared;
+use super::{attempt::StopCause, Shared};
 use crate::{
+    connection::Dedicated,
+    context::Lease,
     liveness::{self, Signal},
-    run::RunId,
 };
 
 impl Shared {
@@ -24,16 +25,17 @@ impl Shared {
         match signal {
             Signal::Wake => {}
             Signal::Cancelled(run_id) => {
-                if let Some(running) = self.running.lock().expect("running lock").get(&run_id) {
-                    tracing::info!(run.id = %run_id, "run cancelled: stopping its attempt");
-                    running.stop.cancel();
+                let running = self.running.lock().expect("running lock");
+                for (lease, attempt) in running.iter().filter(|(l, _)| l.run_id == run_id) {
+                    tracing::info!(run.id = %run_id, attempt = lease.attempt, "run cancelled: stopping its attempt");
+                    attempt.stopper.stop(StopCause::Cancelled);
                 }
                 return;
             }
             Signal::Lost => {
                 self.locked.store(false, Ordering::SeqCst);
                 for running in self.running.lock().expect("running lock").values() {
-                    running.stop.cancel();
+                    running.stopper.stop(StopCause::LivenessLost);
                 }
             }
             Signal::Restored => self.locked.store(true, Ordering::SeqCst),
@@ -41,66 +43,80 @@ impl Shared {
         self.wake.notify_one();
     }
 
-    /// Renews the worker's leases; stops the attempts whose task is no longer this worker's
-    /// (cancelled, or rescued by the scheduler) and gives back tasks no attempt holds.
-    pub(super) async fn heartbeat(self: Arc<Self>, stop: CancellationToken) {
+    /// Renews the worker's leases on `conn`, a connection of the heartbeat's own that no other
+    /// load can take; stops the attempts whose task is no longer this worker's (cancelled, or
+    /// rescued by the scheduler) and gives back tasks no attempt holds. Returns the connection for
+    /// the shutdown's last release.
+    pub(super) async fn heartbeat(
+        self: Arc<Self>,
+        mut conn: Dedicated,
+        stop: CancellationToken,
+    ) -> Dedicated {
         let mut ticks = tokio::time::interval(self.config.heartbeat_interval);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut previous: Option<DateTime<Utc>> = None;
         loop {
             tokio::select! {
-                () = stop.cancelled() => return,
+                () = stop.cancelled() => return conn,
                 _ = ticks.tick() => {}
             }
             let asked = Instant::now();
-            let pool = &self.engine.pool;
-            let beat = match liveness::heartbeat(pool, self.id, self.config.lease_ttl).await {
+            let beat = match self.beat(&mut conn, previous, asked).await {
                 Ok(beat) => beat,
                 Err(error) => {
                     tracing::warn!(%error, "heartbeat failed");
+                    conn.reset();
                     continue;
                 }
             };
-            let orphans = self.reconcile(&beat.held, asked, previous);
-            if !orphans.is_empty() {
-                let reason = "no attempt of its worker holds it";
-                let since = previous.expect("orphans need a previous beat");
-                if let Err(error) =
-                    liveness::release(&self.engine.pool, self.id, Some((&orphans, since)), reason)
-                        .await
-                {
-                    tracing::warn!(%error, "could not give back orphaned tasks");
-                }
-            }
-            previous = Some(beat.now);
+            previous = Some(beat);
         }
     }
 
-    /// Compares the tasks the database says this worker holds with the attempts running here.
-    /// Returns the held tasks that no attempt has run since before the previous heartbeat.
+    /// One heartbeat: renews the leases, reconciles them with the running attempts and gives back
+    /// the orphans. Returns the database's time of the beat.
+    async fn beat(
+        &self,
+        conn: &mut Dedicated,
+        previous: Option<DateTime<Utc>>,
+        asked: Instant,
+    ) -> crate::Result<DateTime<Utc>> {
+        let conn = conn.get().await?;
+        let beat = liveness::heartbeat(conn, self.id, self.config.lease_ttl).await?;
+        let orphans = self.reconcile(&beat.held, asked, previous);
+        if let (false, Some(since)) = (orphans.is_empty(), previous) {
+            let reason = "no attempt of its worker holds it";
+            liveness::release(conn, self.id, Some((&orphans, since)), reason).await?;
+        }
+        Ok(beat.now)
+    }
+
+    /// Compares the leases the database says this worker holds with the attempts running here,
+    /// lease by lease. Returns the held leases that no attempt has run since before the previous
+    /// heartbeat.
     fn reconcile(
         &self,
-        held: &[(RunId, Option<DateTime<Utc>>)],
+        held: &[(Lease, DateTime<Utc>)],
         asked: Instant,
         previous: Option<DateTime<Utc>>,
-    ) -> Vec<RunId> {
-        let held_runs: HashSet<RunId> = held.iter().map(|(run, _)| *run).collect();
+    ) -> Vec<Lease> {
+        let held_leases: HashSet<Lease> = held.iter().map(|(lease, _)| *lease).collect();
         let running = self.running.lock().expect("running lock");
-        for (run_id, attempt) in running.iter() {
-            if attempt.since < asked && !held_runs.contains(run_id) && !attempt.stop.is_cancelled()
+        for (lease, attempt) in running.iter() {
+            if attempt.since < asked
+                && !held_leases.contains(lease)
+                && !attempt.stopper.is_stopped()
             {
-                tracing::info!(run.id = %run_id, "task no longer held: stopping its attempt");
-                attempt.stop.cancel();
+                tracing::info!(run.id = %lease.run_id, attempt = lease.attempt, "task no longer held: stopping its attempt");
+                attempt.stopper.stop(StopCause::LeaseGone);
             }
         }
         let Some(previous) = previous else {
             return Vec::new();
         };
         held.iter()
-            .filter(|(run, leased_at)| {
-                !running.contains_key(run) && leased_at.is_some_and(|at| at < previous)
-            })
-            .map(|(run, _)| *run)
+            .filter(|(lease, leased_at)| !running.contains_key(lease) && *leased_at < previous)
+            .map(|(lease, _)| *lease)
             .collect()
     }
 }

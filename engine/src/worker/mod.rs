@@ -18,6 +18,7 @@ use std::{
     time::Duration,
 };
 
+use sqlx::{postgres::PgPoolOptions, PgPool};
 use tokio::{
     sync::{mpsc, Notify, OwnedSemaphorePermit, Semaphore},
     task::JoinSet,
@@ -28,14 +29,21 @@ use uuid::Uuid;
 
 use crate::{
     connection::Dedicated,
+    context::Lease,
     eager::Eager,
     engine::Engine,
     error::Result,
     handoff::{Completer, Finished},
     liveness,
-    run::RunId,
     task::Attempt,
 };
+
+use self::attempt::Stopper;
+
+/// The `application_name` of a worker's heartbeat connection.
+const HEARTBEAT: &str = "slate-worker-heartbeat";
+/// The `application_name` of the connections of a worker's steps.
+const STEPS: &str = "slate-worker-steps";
 
 /// How a worker runs.
 #[derive(Debug, Clone)]
@@ -55,6 +63,8 @@ pub struct WorkerConfig {
     pub shutdown_grace: Duration,
     /// How long a cancelled attempt may take to stop by itself before it is dropped.
     pub cancel_grace: Duration,
+    /// The connections of the worker's own pool for its steps' reads and memos.
+    pub step_connections: u32,
 }
 
 impl Default for WorkerConfig {
@@ -71,6 +81,7 @@ impl Default for WorkerConfig {
             poll_interval: Duration::from_secs(5),
             shutdown_grace: Duration::from_secs(30),
             cancel_grace: Duration::from_secs(5),
+            step_connections: 4,
         }
     }
 }
@@ -89,10 +100,14 @@ pub(crate) struct Shared {
     pub id: Uuid,
     /// One permit per attempt that may run at once.
     pub slots: Arc<Semaphore>,
+    /// The pool of the worker's steps (their checkpoint reads and memos): its own, so that no
+    /// other load of the process can hold up a step's memo past its lease.
+    pub steps: PgPool,
     /// Where this process's starts hand the runs they leased to this worker.
     pub inbox: mpsc::UnboundedSender<Eager>,
-    /// The attempts running now, by run, with the token that stops them.
-    running: Mutex<HashMap<RunId, Running>>,
+    /// The attempts running now, by lease (one run may have two here: a stopped attempt still in
+    /// its grace, and the one that replaced it), with what stops each.
+    running: Mutex<HashMap<Lease, Running>>,
     /// Woken by notifications and by the worker's own retries.
     wake: Notify,
     /// Cleared on shutdown, so that finished steps queue their successors for other workers.
@@ -102,7 +117,8 @@ pub(crate) struct Shared {
 }
 
 struct Running {
-    stop: CancellationToken,
+    stopper: Stopper,
+    /// When the attempt was registered; the heartbeat judges it only by what it read after.
     since: Instant,
 }
 
@@ -125,7 +141,15 @@ impl Worker {
         let listener = liveness::connect(&engine.pool, id, &config.name, config.lease_ttl).await?;
         tracing::info!(worker.id = %id, name = %config.name, "worker started");
         let (inbox, mut eager) = mpsc::unbounded_channel();
+        let steps = PgPoolOptions::new()
+            .max_connections(config.step_connections.max(1))
+            .connect_lazy_with(
+                (*engine.pool.connect_options())
+                    .clone()
+                    .application_name(STEPS),
+            );
         let shared = Arc::new(Shared {
+            steps: steps.clone(),
             slots: Arc::new(Semaphore::new(config.concurrency)),
             engine,
             config,
@@ -137,11 +161,14 @@ impl Worker {
             locked: AtomicBool::new(true),
         });
         let (finished_tx, finished_rx) = mpsc::channel(1024);
-        let completer = tokio::spawn(
+        let give_up = CancellationToken::new();
+        let mut completer = tokio::spawn(
             Completer {
-                conn: Dedicated::new(&shared.engine.pool),
+                conn: Dedicated::new(&shared.engine.pool, "slate-worker-completer"),
                 worker_id: id,
                 finished: finished_rx,
+                pauses: shared.engine.pauses.clone(),
+                give_up: give_up.clone(),
             }
             .run(),
         );
@@ -154,10 +181,14 @@ impl Worker {
                 shared.config.name.clone(),
                 shared.config.lease_ttl,
                 background.clone(),
+                shared.engine.pauses.clone(),
                 move |signal| signalled.on_liveness(signal),
             )
         });
-        let heartbeat = tokio::spawn(shared.clone().heartbeat(background.clone()));
+        let heartbeat = tokio::spawn(shared.clone().heartbeat(
+            Dedicated::new(&shared.engine.pool, HEARTBEAT),
+            background.clone(),
+        ));
 
         shared.engine.local.add(&shared);
         let mut attempts = JoinSet::new();
@@ -184,12 +215,18 @@ impl Worker {
             attempts.shutdown().await;
         }
         drop(finished_tx);
-        let _ = completer.await;
+        // A result the database would not take yet gets the grace too; its task is given back below.
+        if tokio::time::timeout(grace, &mut completer).await.is_err() {
+            give_up.cancel();
+            let _ = completer.await;
+        }
         background.cancel();
-        let _ = tokio::join!(listen, heartbeat);
-        let released =
-            liveness::release(&shared.engine.pool, id, None, "the worker shut down").await?;
-        liveness::deregister(&shared.engine.pool, id).await?;
+        let (_, heartbeat) = tokio::join!(listen, heartbeat);
+        let mut conn = heartbeat.unwrap_or_else(|_| Dedicated::new(&shared.engine.pool, HEARTBEAT));
+        let conn = conn.get().await?;
+        let released = liveness::release(conn, id, None, "the worker shut down").await?;
+        liveness::deregister(conn, id).await?;
+        steps.close().await;
         tracing::info!(worker.id = %id, released, "worker stopped");
         Ok(())
     }

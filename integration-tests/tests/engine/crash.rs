@@ -48,16 +48,7 @@ async fn a_worker_whose_liveness_connection_dies_gives_up_its_attempt_and_claims
     let run = h.start(Probe::at("two", Behaviour::HangFirstAttempt)).await;
     h.wait_executions(run, "two", 1).await;
 
-    let terminated: i64 = sqlx::query_scalar(
-        "WITH liveness AS MATERIALIZED (
-             SELECT pid FROM pg_stat_activity
-             WHERE datname = current_database() AND application_name = 'slate-worker-liveness'
-         )
-         SELECT count(*) FROM liveness WHERE pg_terminate_backend(pid)",
-    )
-    .fetch_one(&h.db.pool)
-    .await
-    .unwrap();
+    let terminated = h.cut_liveness().await;
     assert_eq!(terminated, 1, "one liveness connection");
 
     assert_eq!(h.wait_end(run).await.state, RunState::Completed);
@@ -65,9 +56,9 @@ async fn a_worker_whose_liveness_connection_dies_gives_up_its_attempt_and_claims
         h.live_checkpoints(run).await,
         checkpoints_by([1, 2, 1, 1, 1])
     );
-    // The first attempt was stopped: either its stop committed as a retryable failure (the worker
-    // took its lock back before the scheduler looked), or the scheduler rescued the task and the
-    // stopped attempt's result was dropped.
+    // The first attempt was stopped: either its worker gave its task back as an interruption (it
+    // reached the task before the scheduler did), or the scheduler rescued the task and the
+    // stopped attempt's result was dropped. Never a failure that used up a try.
     let ended = slate_integration_tests::wait::until(
         "the first attempt to end",
         crate::harness::PATIENCE,
@@ -76,14 +67,15 @@ async fn a_worker_whose_liveness_connection_dies_gives_up_its_attempt_and_claims
             events.into_iter().find(|e| {
                 e.step.as_deref() == Some("two")
                     && e.attempt == Some(1)
-                    && matches!(e.kind, EventKind::StepFailed | EventKind::ResultDropped)
+                    && matches!(
+                        e.kind,
+                        EventKind::StepFailed | EventKind::LeaseReleased | EventKind::ResultDropped
+                    )
             })
         },
     )
     .await;
-    if ended.kind == EventKind::StepFailed {
-        assert_eq!(ended.detail.unwrap()["code"], "stopped");
-    }
+    assert_ne!(ended.kind, EventKind::StepFailed, "{ended:?}");
     assert_eq!(h.executions(run, "two").await, 2);
     h.db.drop().await;
 }
@@ -107,5 +99,54 @@ async fn a_step_whose_workers_die_more_often_than_its_attempts_allow_still_compl
     assert_eq!(h.executions(run, "two").await, 6);
     assert_eq!(h.events(run, EventKind::LeaseExpired).await.len(), 5);
     last.terminate().await;
+    h.db.drop().await;
+}
+
+/// A worker that stops an attempt a moment after its liveness connection is lost, and that no
+/// scheduler watches: whatever the attempt's end, its worker's own hand-off records it.
+fn stopping_soon() -> slate_engine::WorkerConfig {
+    slate_engine::WorkerConfig {
+        cancel_grace: std::time::Duration::from_millis(300),
+        ..crate::harness::test_worker_config()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_attempt_stopped_because_its_worker_lost_liveness_is_an_interruption_not_a_try() {
+    let h = Harness::new().await;
+    let _worker = h.worker_alone(stopping_soon());
+    let run = h.start(Probe::at("two", Behaviour::HangFirstAttempt)).await;
+    h.wait_executions(run, "two", 1).await;
+    assert_eq!(h.cut_liveness().await, 1);
+
+    assert_eq!(h.wait_end(run).await.state, RunState::Completed);
+    let released = h.events(run, EventKind::LeaseReleased).await;
+    assert_eq!(released.len(), 1, "attempt 1 was given back");
+    assert_eq!(
+        (released[0].step.as_deref(), released[0].attempt),
+        (Some("two"), Some(1))
+    );
+    assert!(
+        h.events(run, EventKind::RetryScheduled).await.is_empty(),
+        "no try was used up"
+    );
+    h.db.drop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_failed_after_an_interruption_counts_only_the_attempts_that_ended_on_their_own() {
+    let h = Harness::new().await;
+    let _worker = h.worker_alone(stopping_soon());
+    let run = h
+        .start(Probe::at("two", Behaviour::HangFirstAttemptThenFail))
+        .await;
+    h.wait_executions(run, "two", 1).await;
+    assert_eq!(h.cut_liveness().await, 1);
+
+    let summary = h.wait_end(run).await;
+    assert_eq!(summary.state, RunState::Failed);
+    let error = summary.error.expect("the run's error");
+    assert_eq!((error.code.as_str(), error.attempts), ("refused", 1));
+    assert_eq!(h.executions(run, "two").await, 2);
     h.db.drop().await;
 }

@@ -1,26 +1,31 @@
-use slate_engine::{EventKind, RunState};
+use slate_engine::{EventKind, RunId, RunState};
 use slate_integration_tests::{probe::Probe, wait};
 
 use crate::harness::{checkpoints_by, test_worker_config, Harness, PATIENCE};
 
-/// A trigger that makes a task's move to its next step fail while the run is listed in
-/// `handoff_faults`: the failure strikes inside the hand-off, after the checkpoint is written.
+/// A trigger that makes a task's move to its next step fail while its run is listed in
+/// `handoff_faults`, with the SQLSTATE listed there: the failure strikes inside the hand-off,
+/// after the checkpoint is written. `handoff_failures` counts the failures (a sequence, so that
+/// the count survives the failed transactions).
 const INJECT_FAULT: &str = "
-CREATE TABLE handoff_faults (run_id uuid PRIMARY KEY);
+CREATE TABLE handoff_faults (run_id uuid PRIMARY KEY, sqlstate text NOT NULL);
+CREATE SEQUENCE handoff_failures;
 CREATE FUNCTION fail_handoff() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    code text;
 BEGIN
-    IF NEW.step_index > OLD.step_index
-       AND EXISTS (SELECT 1 FROM handoff_faults WHERE run_id = NEW.run_id) THEN
-        RAISE EXCEPTION 'injected failure between checkpoint and next task';
+    SELECT sqlstate INTO code FROM handoff_faults WHERE run_id = NEW.run_id;
+    IF NEW.step_index > OLD.step_index AND code IS NOT NULL THEN
+        PERFORM nextval('handoff_failures');
+        RAISE EXCEPTION 'injected failure between checkpoint and next task' USING ERRCODE = code;
     END IF;
     RETURN NEW;
 END $$;
 CREATE TRIGGER fail_handoff BEFORE UPDATE ON tasks FOR EACH ROW EXECUTE FUNCTION fail_handoff();
 ";
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_failure_inside_the_hand_off_leaves_neither_checkpoint_nor_next_task() {
-    let h = Harness::new().await;
+/// Starts a probe run whose first hand-off fails with `sqlstate` until the fault is cleared.
+async fn start_with_failing_handoff(h: &Harness, sqlstate: &str) -> RunId {
     sqlx::raw_sql(INJECT_FAULT)
         .execute(&h.db.pool)
         .await
@@ -30,23 +35,36 @@ async fn a_failure_inside_the_hand_off_leaves_neither_checkpoint_nor_next_task()
         .await
         .unwrap()
         .run_id;
-    sqlx::query("INSERT INTO handoff_faults VALUES ($1)")
+    sqlx::query("INSERT INTO handoff_faults VALUES ($1, $2)")
         .bind(run)
+        .bind(sqlstate)
         .execute(&mut *tx)
         .await
         .unwrap();
     tx.commit().await.unwrap();
+    run
+}
 
-    let workers = h.workers(1, test_worker_config());
-    let failure = wait::until("the hand-off to fail", PATIENCE, || async {
-        let failed = h.events(run, EventKind::StepFailed).await;
-        failed.into_iter().next()
+async fn handoff_failures(h: &Harness) -> i64 {
+    sqlx::query_scalar(
+        "SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM handoff_failures",
+    )
+    .fetch_one(&h.db.pool)
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hand_off_failing_on_a_database_error_commits_nothing_then_retries_the_same_result() {
+    let h = Harness::new().await;
+    // serialization_failure: an error another try of the same transaction may not meet.
+    let run = start_with_failing_handoff(&h, "40001").await;
+    let _workers = h.workers(1, test_worker_config());
+    wait::until("three failed hand-offs", PATIENCE, || async {
+        (handoff_failures(&h).await >= 3).then_some(())
     })
     .await;
-    workers.stop().await;
 
-    let detail = failure.detail.expect("the failure's detail");
-    assert_eq!(detail["code"], "handoff_failed");
     assert!(h.live_checkpoints(run).await.is_empty(), "no checkpoint");
     let (step_index, step): (i32, String) =
         sqlx::query_as("SELECT step_index, step FROM tasks WHERE run_id = $1")
@@ -61,14 +79,32 @@ async fn a_failure_inside_the_hand_off_leaves_neither_checkpoint_nor_next_task()
         .execute(&h.db.pool)
         .await
         .unwrap();
-    let _workers = h.workers(1, test_worker_config());
     assert_eq!(h.wait_end(run).await.state, RunState::Completed);
-    let first = h.live_checkpoints(run).await[0].clone();
-    assert_eq!(first.0, "one");
-    assert!(first.1 >= 2, "step one was checkpointed by a later attempt");
+    assert_eq!(h.executions(run, "one").await, 1, "the step ran once");
+    assert!(h.events(run, EventKind::StepFailed).await.is_empty());
     assert_eq!(
-        h.live_checkpoints(run).await[1..],
-        checkpoints_by([1, 1, 1, 1, 1])[1..]
+        h.live_checkpoints(run).await,
+        checkpoints_by([1, 1, 1, 1, 1])
     );
+    h.db.drop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_success_the_database_refuses_for_good_fails_the_run_without_running_the_step_again() {
+    let h = Harness::new().await;
+    // raise_exception: what a trigger or constraint says of this very data, every time.
+    let run = start_with_failing_handoff(&h, "P0001").await;
+    let _workers = h.workers(1, test_worker_config());
+
+    let summary = h.wait_end(run).await;
+    assert_eq!(summary.state, RunState::Failed);
+    let error = summary.error.expect("the run's error");
+    assert_eq!(
+        (error.step.as_str(), error.code.as_str()),
+        ("one", "handoff_refused")
+    );
+    assert_eq!(error.attempts, 1);
+    assert_eq!(h.executions(run, "one").await, 1, "the step ran once");
+    assert!(h.live_checkpoints(run).await.is_empty(), "no checkpoint");
     h.db.drop().await;
 }

@@ -91,6 +91,16 @@ impl Harness {
         InProcess { shutdown, tasks }
     }
 
+    /// One worker in this process, and no scheduler: nobody rescues its tasks.
+    pub fn worker_alone(&self, config: WorkerConfig) -> InProcess {
+        let shutdown = CancellationToken::new();
+        let mut tasks = JoinSet::new();
+        let worker = self.engine.worker(config);
+        let stop = shutdown.clone();
+        tasks.spawn(async move { worker.run(stop).await.expect("worker") });
+        InProcess { shutdown, tasks }
+    }
+
     /// A worker process (with a scheduler) on this test's database.
     pub fn spawn_worker(&self, args: &[&str]) -> WorkerProcess {
         WorkerProcess::spawn(WORKER_BINARY, &self.db.url, args)
@@ -161,6 +171,79 @@ impl Harness {
     pub async fn events(&self, run: RunId, kind: EventKind) -> Vec<Event> {
         let events = self.engine.events(run, None).await.expect("events");
         events.into_iter().filter(|e| e.kind == kind).collect()
+    }
+
+    /// Waits until `run` has an event of `kind` (of `step` and `attempt` when given).
+    pub async fn wait_event(
+        &self,
+        run: RunId,
+        kind: EventKind,
+        step: Option<&str>,
+        attempt: Option<i32>,
+    ) -> Event {
+        let what = format!("a {kind:?} event of {run} ({step:?}, attempt {attempt:?})");
+        wait::until(&what, PATIENCE, || async {
+            let events = self.events(run, kind).await;
+            events.into_iter().find(|e| {
+                step.is_none_or(|s| e.step.as_deref() == Some(s))
+                    && attempt.is_none_or(|a| e.attempt == Some(a))
+            })
+        })
+        .await
+    }
+
+    /// Terminates the liveness connection of every worker on this database, as a network fault
+    /// would; returns how many there were.
+    pub async fn cut_liveness(&self) -> i64 {
+        sqlx::query_scalar(
+            "WITH liveness AS MATERIALIZED (
+                 SELECT pid FROM pg_stat_activity
+                 WHERE datname = current_database() AND application_name = 'slate-worker-liveness'
+             )
+             SELECT count(*) FROM liveness WHERE pg_terminate_backend(pid)",
+        )
+        .fetch_one(&self.db.pool)
+        .await
+        .expect("terminate the liveness connections")
+    }
+
+    /// How many sessions on this database wait for a lock.
+    pub async fn lock_waiters(&self) -> i64 {
+        sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity
+             WHERE datname = current_database() AND wait_event_type = 'Lock'",
+        )
+        .fetch_one(&self.db.pool)
+        .await
+        .expect("count lock waiters")
+    }
+
+    /// Waits until a session on this database waits for a lock.
+    pub async fn wait_lock_waiter(&self) {
+        wait::until("a session to wait for a lock", PATIENCE, || async {
+            (self.lock_waiters().await > 0).then_some(())
+        })
+        .await;
+    }
+
+    /// Waits until the one active worker has heartbeaten `beats` more times.
+    pub async fn wait_heartbeats(&self, beats: usize) {
+        let beat_at = || async {
+            sqlx::query_scalar::<_, chrono::DateTime<chrono::Utc>>(
+                "SELECT heartbeat_at FROM workers WHERE state = 'active'",
+            )
+            .fetch_one(&self.db.pool)
+            .await
+            .expect("the active worker's heartbeat")
+        };
+        let mut last = beat_at().await;
+        for _ in 0..beats {
+            last = wait::until("a heartbeat", PATIENCE, || async {
+                let now = beat_at().await;
+                (now > last).then_some(now)
+            })
+            .await;
+        }
     }
 
     pub async fn tasks_left(&self) -> i64 {

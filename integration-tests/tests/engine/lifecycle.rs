@@ -71,7 +71,7 @@ async fn trimming_deletes_the_history_of_finished_runs_but_keeps_their_checkpoin
     workers.stop().await;
     let running = h.start(Probe::default()).await;
 
-    let scheduler = h.engine.scheduler(Default::default());
+    let mut scheduler = h.engine.scheduler(Default::default());
     let trimmed = scheduler.trim(Duration::ZERO).await.unwrap();
 
     assert_eq!(trimmed, 1);

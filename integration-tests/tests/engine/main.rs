@@ -8,6 +8,7 @@ mod crash;
 mod fencing;
 mod handoff;
 mod hook;
+mod interleavings;
 mod lifecycle;
 mod memo;
 mod replay;
