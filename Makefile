@@ -5,7 +5,7 @@ SHELL := bash
 # for the recipe: the one given when it answers, else a project-local cluster.
 WITH_DB = scripts/install-tools.sh $(TOOLS) || exit 1; url=$$(scripts/local-postgres.sh url) || exit 1; export DATABASE_URL=$$url;
 
-.PHONY: help run test chaos smoke bench db db-stop
+.PHONY: help run test verify chaos smoke bench db db-stop
 
 help: ## List the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
@@ -17,8 +17,11 @@ test: TOOLS = test
 test: ## Run every test against a real PostgreSQL (started locally when needed)
 	@$(WITH_DB) cargo build -p slate-api --bin slate && cargo test --workspace && scripts/schemathesis.sh
 
+verify: ## Check the engine's protocol model exhaustively with spin (engine/model)
+	@scripts/install-tools.sh verify && scripts/verify.sh
+
 chaos: TOOLS = test
-chaos: ## The full fault-injection round: 200 runs through kills, a pause, backend kills, a restart
+chaos: ## Fault injection for a minute, or SLATE_CHAOS_MINUTES: runs through kills, pauses, backend kills, restarts
 	@scripts/install-tools.sh && cargo build -p slate-api --bin slate && \
 	  SLATE_CHAOS=full cargo test -p slate-integration-tests --test chaos -- --nocapture
 

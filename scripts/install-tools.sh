@@ -2,19 +2,33 @@
 # Installs the tools Slate's pipeline runs (ffmpeg and ffprobe, a font for the stills) with
 # apt-get when they are missing and this runs as root; otherwise says what to install.
 # With the argument `test`, also the browser the web pages are tested in (chromium and its
-# WebDriver, chromium-driver), and Python's venv, in which schemathesis checks the API.
+# WebDriver, chromium-driver), and Python's venv, in which schemathesis checks the API. With
+# `verify`, only what checks the engine's protocol model: spin, and gcc to build its verifiers.
 set -euo pipefail
 missing=()
-command -v ffmpeg >/dev/null 2>&1 && command -v ffprobe >/dev/null 2>&1 || missing+=(ffmpeg)
-[ -n "${SLATE_FONT:-}" ] || [ -e /usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf ] \
-  || missing+=(fonts-dejavu-core)
-if [ "${1:-}" = test ]; then
-  command -v chromium >/dev/null 2>&1 || missing+=(chromium)
-  command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
-  python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
-  command -v curl >/dev/null 2>&1 || missing+=(curl)
-fi
+# need COMMAND [PACKAGE]: PACKAGE (COMMAND's own name by default) is missing unless COMMAND runs.
+need() { command -v "$1" >/dev/null 2>&1 || missing+=("${2:-$1}"); }
+case "${1:-}" in
+  verify)
+    need spin
+    need gcc
+    ;;
+  *)
+    need ffmpeg
+    need ffprobe ffmpeg
+    [ -n "${SLATE_FONT:-}" ] || [ -e /usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf ] \
+      || missing+=(fonts-dejavu-core)
+    if [ "${1:-}" = test ]; then
+      need chromium
+      need chromedriver chromium-driver
+      python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
+      need curl
+    fi
+    ;;
+esac
 [ ${#missing[@]} -eq 0 ] && exit 0
+# One package may be missing for two commands.
+mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
   echo "install-tools: please install ${missing[*]}" >&2
   exit 1

@@ -1,11 +1,13 @@
 //! Faults against a whole deployment: `slate serve` and two worker processes on a PostgreSQL
 //! cluster of the test's own. While probe runs (through the engine library) and videos (through
-//! the API) are made, workers are SIGKILLed and restarted, one is paused past its lease, the
-//! engine's backends are terminated and PostgreSQL restarts. At the end every run must be complete
-//! with one live checkpoint per step, nothing checkpointed or memoized may have run again, no task
-//! or ffmpeg may be left, and the API must have answered 2xx, or 503 only around the outages.
+//! the API) are made, faults drawn from the round's seed keep striking: workers are SIGKILLed and
+//! restarted, paused past their lease, the engine's backends are terminated and PostgreSQL
+//! restarts. At the end every run must be complete with one live checkpoint per step, nothing
+//! checkpointed or memoized may have run again, no task or ffmpeg may be left, PostgreSQL must
+//! have detected no deadlock, and the API must have answered 2xx, or 503 only around the outages.
 //!
-//! `make test` runs a bounded round; `make chaos` the full one (`SLATE_CHAOS=full`).
+//! `make test` runs a bounded round; `make chaos` a full minute (`SLATE_CHAOS=full`), or a soak of
+//! `SLATE_CHAOS_MINUTES`.
 
 use std::{
     sync::{Arc, Mutex},
@@ -32,53 +34,102 @@ const LEASE_TTL: Duration = Duration::from_secs(3);
 struct Scale {
     probes: usize,
     videos: usize,
-    /// How long workers keep being killed.
+    /// How long faults keep being drawn.
     chaos: Duration,
 }
 
 impl Scale {
+    /// The bounded round of `make test`; with `SLATE_CHAOS=full` (`make chaos`), a minute, or
+    /// `SLATE_CHAOS_MINUTES` of them (a soak), at 180 probe runs and 10 videos a minute.
     fn from_env() -> Self {
-        if std::env::var("SLATE_CHAOS").as_deref() == Ok("full") {
-            Self {
-                probes: 180,
-                videos: 20,
-                chaos: Duration::from_secs(60),
-            }
-        } else {
-            Self {
+        if std::env::var("SLATE_CHAOS").as_deref() != Ok("full") {
+            return Self {
                 probes: 40,
                 videos: 3,
                 chaos: Duration::from_secs(25),
-            }
+            };
+        }
+        let minutes: u64 = std::env::var("SLATE_CHAOS_MINUTES")
+            .ok()
+            .and_then(|m| m.parse().ok())
+            .unwrap_or(1)
+            .max(1);
+        Self {
+            probes: 180 * minutes as usize,
+            videos: 10 * minutes as usize,
+            chaos: Duration::from_secs(60 * minutes),
         }
     }
 }
 
-/// When the one-off faults strike, as shares of the chaos window. They come in this order, each
-/// at a point drawn from the round's seed, as do the kills' victims and intervals.
-struct Schedule {
-    seed: u64,
-    pause: f64,
-    terminate: f64,
-    restart: f64,
+/// A fault that strikes the deployment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fault {
+    /// SIGKILL of a worker process, which is started again.
+    Kill,
+    /// SIGSTOP of a worker until its lease lapsed and its tasks were taken, then SIGCONT.
+    Pause,
+    /// `pg_terminate_backend` of every other session.
+    TerminateBackends,
+    /// A PostgreSQL restart, down for 3 s.
+    Restart,
 }
 
-impl Schedule {
-    /// From `SLATE_CHAOS_SEED` when set (to replay a round's schedule), else from a new seed.
-    fn from_env() -> (Self, fastrand::Rng) {
+/// The faults of a round, drawn from its seed: kills every 1.5-3.5 s, and between them the
+/// heavier faults (a pause, a backend termination, a restart), each kind once in every three,
+/// in an order and at times drawn anew: about four in a round of up to a minute, one every 20 s
+/// or so in a soak.
+struct Faults {
+    seed: u64,
+    rng: fastrand::Rng,
+    began: Instant,
+    next_kill: Instant,
+    next_heavy: Instant,
+    heavy_every: Duration,
+    heavy: Vec<Fault>,
+}
+
+impl Faults {
+    /// From `SLATE_CHAOS_SEED` when set (to replay a round's faults), else from a new seed.
+    fn from_env(chaos: Duration) -> Self {
         let seed = std::env::var("SLATE_CHAOS_SEED")
             .ok()
             .and_then(|s| s.parse().ok())
             .unwrap_or_else(|| fastrand::u64(..));
-        let mut rng = fastrand::Rng::with_seed(seed);
-        let mut between = |from: f64, to: f64| from + rng.f64() * (to - from);
-        let schedule = Self {
+        let began = Instant::now();
+        let mut faults = Self {
             seed,
-            pause: between(0.1, 0.3),
-            terminate: between(0.35, 0.5),
-            restart: between(0.55, 0.75),
+            rng: fastrand::Rng::with_seed(seed),
+            began,
+            next_kill: began + Duration::from_secs(2),
+            next_heavy: began,
+            heavy_every: (chaos / 4).min(Duration::from_secs(20)),
+            heavy: Vec::new(),
         };
-        (schedule, rng)
+        faults.next_heavy = began + faults.heavy_gap();
+        faults
+    }
+
+    /// The fault due now, if any.
+    fn due(&mut self) -> Option<Fault> {
+        let now = Instant::now();
+        if now >= self.next_heavy {
+            self.next_heavy = now + self.heavy_gap();
+            if self.heavy.is_empty() {
+                self.heavy = vec![Fault::Pause, Fault::TerminateBackends, Fault::Restart];
+                self.rng.shuffle(&mut self.heavy);
+            }
+            return self.heavy.pop();
+        }
+        if now >= self.next_kill {
+            self.next_kill = now + Duration::from_millis(self.rng.u64(1500..3500));
+            return Some(Fault::Kill);
+        }
+        None
+    }
+
+    fn heavy_gap(&mut self) -> Duration {
+        self.heavy_every.mul_f64(0.5 + self.rng.f64())
     }
 }
 
@@ -105,11 +156,6 @@ impl Outages {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_run_completes_exactly_once_through_kills_pauses_and_database_restarts() {
     let scale = Scale::from_env();
-    let (schedule, mut rng) = Schedule::from_env();
-    eprintln!(
-        "chaos seed {0}: SLATE_CHAOS_SEED={0} replays this round's faults",
-        schedule.seed
-    );
     let cluster = PrivateCluster::start();
     let pool = PgPoolOptions::new()
         .max_connections(4)
@@ -118,6 +164,7 @@ async fn every_run_completes_exactly_once_through_kills_pauses_and_database_rest
         .unwrap();
     slate_engine::MIGRATOR.run(&pool).await.unwrap();
     probe::create_tables(&pool).await.unwrap();
+    let deadlocks_before = deadlocks(&pool).await;
     let media = tempfile::tempdir().unwrap();
     let media_dir = media.path().to_str().unwrap().to_owned();
 
@@ -229,48 +276,54 @@ async fn every_run_completes_exactly_once_through_kills_pauses_and_database_rest
     };
 
     // The faults.
-    let began = Instant::now();
+    let mut faults = Faults::from_env(scale.chaos);
+    eprintln!(
+        "chaos seed {0}: SLATE_CHAOS_SEED={0} replays this round's faults",
+        faults.seed
+    );
     let mut kills: Vec<(u32, DateTime<Utc>)> = Vec::new();
-    let (mut paused, mut terminated, mut restarted) = (false, false, false);
-    let mut next_kill = began + Duration::from_secs(2);
-    while began.elapsed() < scale.chaos {
+    let mut struck: Vec<Fault> = Vec::new();
+    while faults.began.elapsed() < scale.chaos {
         tokio::time::sleep(Duration::from_millis(200)).await;
-        let t = began.elapsed();
-        let at = |share: f64| t > scale.chaos.mul_f64(share);
-        if !paused && at(schedule.pause) {
-            paused = true;
-            pause_until_taken_over(&pool, &workers[1]).await;
-        } else if !terminated && at(schedule.terminate) {
-            terminated = true;
-            let from = Utc::now();
-            sqlx::query(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-                 WHERE datname = current_database() AND pid <> pg_backend_pid()",
-            )
-            .execute(&pool)
-            .await
-            .unwrap();
-            outages.record(from, Utc::now());
-        } else if !restarted && at(schedule.restart) {
-            restarted = true;
-            let from = Utc::now();
-            let cluster = &cluster;
-            tokio::task::block_in_place(|| cluster.restart(Duration::from_secs(3)));
-            outages.record(from, Utc::now());
-        } else if Instant::now() >= next_kill {
-            let victim = rng.usize(..workers.len());
-            let pid = workers[victim].pid;
-            workers[victim].kill().await;
-            kills.push((pid, Utc::now()));
-            workers[victim] = spawn_worker();
-            next_kill = Instant::now() + Duration::from_millis(rng.u64(1500..3500));
+        let Some(fault) = faults.due() else {
+            continue;
+        };
+        struck.push(fault);
+        let from = Utc::now();
+        match fault {
+            Fault::Kill => {
+                let victim = faults.rng.usize(..workers.len());
+                let pid = workers[victim].pid;
+                workers[victim].kill().await;
+                kills.push((pid, Utc::now()));
+                workers[victim] = spawn_worker();
+            }
+            Fault::Pause => {
+                let victim = faults.rng.usize(..workers.len());
+                pause_until_taken_over(&pool, &workers[victim]).await;
+            }
+            Fault::TerminateBackends => {
+                sqlx::query(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                     WHERE datname = current_database() AND pid <> pg_backend_pid()",
+                )
+                .execute(&pool)
+                .await
+                .unwrap();
+                outages.record(from, Utc::now());
+            }
+            Fault::Restart => {
+                let cluster = &cluster;
+                tokio::task::block_in_place(|| cluster.restart(Duration::from_secs(3)));
+                outages.record(from, Utc::now());
+            }
         }
     }
     load.await.unwrap();
 
     let total = (scale.probes + scale.videos) as i64;
     assert_eq!(videos.lock().unwrap().len(), scale.videos);
-    let deadline = Instant::now() + Duration::from_secs(300);
+    let deadline = Instant::now() + Duration::from_secs(300).max(scale.chaos / 2);
     loop {
         let (completed, failed): (i64, i64) = sqlx::query_as(
             "SELECT count(*) FILTER (WHERE state = 'completed'),
@@ -374,22 +427,61 @@ async fn every_run_completes_exactly_once_through_kills_pauses_and_database_rest
     })
     .await;
 
+    // No deadlock, counted once every session of the deployment has ended (a session reports its
+    // statistics by the time it exits).
+    pool.close().await;
+    let watcher = PgPoolOptions::new()
+        .max_connections(1)
+        .connect(&cluster.url)
+        .await
+        .unwrap();
+    wait::until(
+        "the deployment's sessions to end",
+        Duration::from_secs(30),
+        || async {
+            let others: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM pg_stat_activity
+             WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()",
+            )
+            .fetch_one(&watcher)
+            .await
+            .ok()?;
+            (others == 0).then_some(())
+        },
+    )
+    .await;
+    let deadlocked = deadlocks(&watcher).await - deadlocks_before;
+    watcher.close().await;
+    assert_eq!(deadlocked, 0, "deadlocks during the round");
+
+    let count = |kind| struck.iter().filter(|f| **f == kind).count();
     println!(
-        "chaos: {} runs ({} probe runs, {} videos) all complete; {} kills, 1 pause past the \
-         lease, 1 backend termination, 1 PostgreSQL restart; duplicates 0; {} late results fenced; \
-         {} API answers, {} of them 503 during outages; longest resume after a kill {:.0} ms \
-         (seed {})",
+        "chaos: {} runs ({} probe runs, {} videos) all complete, lost 0; {:.0} s of faults: {} \
+         kills, {} pauses past the lease, {} backend terminations, {} PostgreSQL restarts; \
+         duplicates 0; deadlocks 0; {} late results fenced; {} API answers, {} of them 503 during \
+         outages; longest resume after a kill {:.0} ms (seed {})",
         total,
         scale.probes,
         scale.videos,
-        kills.len(),
+        scale.chaos.as_secs_f64(),
+        count(Fault::Kill),
+        count(Fault::Pause),
+        count(Fault::TerminateBackends),
+        count(Fault::Restart),
         dropped,
         answers.len(),
         unavailable,
         resumes.iter().copied().fold(0.0, f64::max) * 1000.0,
-        schedule.seed
+        faults.seed
     );
-    pool.close().await;
+}
+
+/// The deadlocks PostgreSQL has detected in every database of the cluster.
+async fn deadlocks(pool: &PgPool) -> i64 {
+    sqlx::query_scalar("SELECT sum(deadlocks)::int8 FROM pg_stat_database")
+        .fetch_one(pool)
+        .await
+        .unwrap()
 }
 
 /// The runs that are not completed, with their task, for the failure message.
