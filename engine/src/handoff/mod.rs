@@ -3,17 +3,19 @@
 //! each batch is one set-based statement that, for every attempt that still holds its lease,
 //! writes the checkpoint and its cost, moves the task on (kept by this worker, queued, retried
 //! later or removed), finishes the run, and records the events. The workflow's hook runs in the
-//! same transaction. Results of attempts that lost their lease are dropped, with an event.
+//! same transaction. Results of attempts that lost their lease are dropped, with an event;
+//! every outcome is keyed by the attempt, since a stale result and the current one of the same
+//! run may share a batch. A commit that fails for a transient reason is made again from memory:
+//! only a lost lease drops a result.
 
 use std::{collections::HashSet, time::Duration};
 
 use backon::{BackoffBuilder, ExponentialBuilder};
-use tokio_util::sync::CancellationToken;
-
 use chrono::Utc;
 use serde_json::Value;
 use sqlx::{Connection, PgConnection};
 use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use self::statement::write;
@@ -249,7 +251,7 @@ impl Completer {
             commit_hooked(conn, worker_id, batch).await
         }
         .await;
-        if matches!(committed, Err(HandOffError::Database(_))) {
+        if committed.as_ref().is_err_and(HandOffError::is_transient) {
             self.conn.reset();
         }
         committed

@@ -1,9 +1,12 @@
 //! `make bench`: measures the engine on the PostgreSQL at DATABASE_URL (a database of its own,
-//! made afresh) and prints the figures; with `--write FILE` also writes them as Markdown.
+//! made afresh) and prints the figures; with `--write FILE` also writes them as Markdown, keeping
+//! the file's hand-written "Soak" section (the figures of `SLATE_CHAOS_MINUTES=30 make chaos`).
 //!
 //! - throughput: runs/s of the 5-step no-op workflow over runs all started at once;
 //! - latency: one such run started alone, from the call that starts it to its completion, and the
 //!   hand-off from one step to the next;
+//! - both against DBOS Transact's Rust SDK in the same run, in 3 interleaved rounds each on a fresh
+//!   database, reported as medians (and once against its Python SDK);
 //! - write transactions per run (transaction ids assigned: the commits that reach the WAL);
 //! - recovery: from the SIGKILL of a worker in mid-step to that step running on another worker;
 //! - across processes: runs/s on 1, 2 and 4 worker processes, and takeover after a SIGSTOP (see
@@ -46,6 +49,10 @@ struct Args {
     /// statements.
     #[arg(long, default_value_t = 20)]
     warm_up: usize,
+    /// Rounds of the engine's and DBOS Rust's burst and lone runs, each on a fresh database;
+    /// their medians are reported.
+    #[arg(long, default_value_t = 3)]
+    rounds: usize,
     /// Kills for the recovery figure.
     #[arg(long, default_value_t = 5)]
     kills: usize,
@@ -70,67 +77,33 @@ async fn main() -> anyhow::Result<()> {
     let db = TestDatabase::with_pool_size(32).await;
     let mut report = Report::default();
 
-    let noop = probe::noop();
-    let engine = Engine::builder(db.pool.clone()).register(&noop).build();
-    let shutdown = CancellationToken::new();
-    let config = WorkerConfig {
-        concurrency: 512,
-        claim_batch: 512,
-        ..WorkerConfig::default()
-    };
-    let worker = tokio::spawn(engine.worker(config).run(shutdown.clone()));
-
-    for _ in 0..args.warm_up {
-        lone(&engine, &noop).await?;
+    let counts = [args.runs, args.lone_runs, args.warm_up];
+    let rust = peers::dbos_rust();
+    let (mut rounds, mut rust_rounds) = (Vec::new(), Vec::new());
+    for _ in 0..args.rounds {
+        rounds.push(engine_round(&args).await?);
+        if rust.missing().is_none() {
+            rust_rounds.push(rust.measure(counts).await?);
+        }
     }
-    let mut latencies = Vec::with_capacity(args.lone_runs);
-    let xids = xid(&db.pool).await?;
-    for _ in 0..args.lone_runs {
-        latencies.push(lone(&engine, &noop).await?);
+    let slate = report_rounds(&mut report, &rounds, &args);
+    match rust.missing() {
+        Some(missing) => report.line(missing),
+        None => rust
+            .lines(&rust_rounds, &slate, args.runs)
+            .into_iter()
+            .for_each(|line| report.line(line)),
     }
-    let lone_per_run = (xid(&db.pool).await? - xids) as f64 / args.lone_runs as f64;
-    latencies.sort_by(f64::total_cmp);
-    report.line(format!(
-        "lone run latency: p50 {:.2} ms, p99 {:.2} ms ({} runs, from the start's call to completion; \
-         {lone_per_run:.1} write transactions per run, the start included; after {} untimed \
-         runs)",
-        percentile(&latencies, 0.50),
-        percentile(&latencies, 0.99),
-        args.lone_runs,
-        args.warm_up
-    ));
-    let xids = xid(&db.pool).await?;
-    let (elapsed, burst_latencies) = burst(&engine, &noop, args.runs).await?;
-    let per_run = (xid(&db.pool).await? - xids) as f64 / args.runs as f64;
-    let slate = peers::Figures {
-        runs_per_second: args.runs as f64 / elapsed.as_secs_f64(),
-        burst_p50_ms: percentile(&burst_latencies, 0.50),
-        burst_p99_ms: percentile(&burst_latencies, 0.99),
-        lone_p50_ms: percentile(&latencies, 0.50),
-        lone_p99_ms: percentile(&latencies, 0.99),
-    };
-    report.line(format!(
-        "throughput: {:.0} runs/s ({} runs of 5 no-op steps, each started by a call of its own, \
-         all at once; all done {:.2} s after the first start; each run done p50 {:.0} ms, p99 \
-         {:.0} ms after it)",
-        slate.runs_per_second,
-        args.runs,
-        elapsed.as_secs_f64(),
-        slate.burst_p50_ms,
-        slate.burst_p99_ms,
-    ));
-    report.line(format!(
-        "write transactions per run in that burst: {per_run:.2} (the starts' one included)"
-    ));
-    peers::compare(
-        &mut report,
-        &slate,
-        [args.runs, args.lone_runs, args.warm_up],
-    )
-    .await?;
-
-    shutdown.cancel();
-    worker.await??;
+    let python = peers::dbos_python();
+    match python.missing() {
+        Some(missing) => report.line(missing),
+        None => {
+            let once = [python.measure(counts).await?];
+            for line in python.lines(&once, &slate, args.runs) {
+                report.line(line);
+            }
+        }
+    }
 
     for duration in [15, 30] {
         report.line(video(&db, duration).await?);
@@ -168,10 +141,102 @@ async fn main() -> anyhow::Result<()> {
     db.drop().await;
 
     if let Some(path) = args.write {
-        std::fs::write(&path, report.markdown(&server)?).context("write the report")?;
+        let soak = std::fs::read_to_string(&path)
+            .ok()
+            .and_then(|old| old.find("\n## Soak").map(|at| old[at..].to_owned()))
+            .unwrap_or_default();
+        std::fs::write(&path, report.markdown(&server)? + &soak).context("write the report")?;
         println!("wrote {}", path.display());
     }
     Ok(())
+}
+
+/// One round of the engine's own figures, on a fresh database.
+struct Round {
+    figures: peers::Figures,
+    /// Write transactions per lone run, and per run of the burst.
+    lone_commits: f64,
+    burst_commits: f64,
+}
+
+/// Lone runs after an untimed warm-up, then a burst, on a fresh database and worker.
+async fn engine_round(args: &Args) -> anyhow::Result<Round> {
+    let db = TestDatabase::with_pool_size(32).await;
+    let noop = probe::noop();
+    let engine = Engine::builder(db.pool.clone()).register(&noop).build();
+    let shutdown = CancellationToken::new();
+    let config = WorkerConfig {
+        concurrency: 512,
+        claim_batch: 512,
+        ..WorkerConfig::default()
+    };
+    let worker = tokio::spawn(engine.worker(config).run(shutdown.clone()));
+    for _ in 0..args.warm_up {
+        lone(&engine, &noop).await?;
+    }
+    let mut latencies = Vec::with_capacity(args.lone_runs);
+    let xids = xid(&db.pool).await?;
+    for _ in 0..args.lone_runs {
+        latencies.push(lone(&engine, &noop).await?);
+    }
+    let lone_commits = (xid(&db.pool).await? - xids) as f64 / args.lone_runs as f64;
+    latencies.sort_by(f64::total_cmp);
+    let xids = xid(&db.pool).await?;
+    let (elapsed, burst_latencies) = burst(&engine, &noop, args.runs).await?;
+    let burst_commits = (xid(&db.pool).await? - xids) as f64 / args.runs as f64;
+    shutdown.cancel();
+    worker.await??;
+    db.drop().await;
+    Ok(Round {
+        figures: peers::Figures {
+            runs_per_second: args.runs as f64 / elapsed.as_secs_f64(),
+            burst_p50_ms: percentile(&burst_latencies, 0.50),
+            burst_p99_ms: percentile(&burst_latencies, 0.99),
+            lone_p50_ms: percentile(&latencies, 0.50),
+            lone_p99_ms: percentile(&latencies, 0.99),
+        },
+        lone_commits,
+        burst_commits,
+    })
+}
+
+/// Reports the engine's rounds; returns their medians, which the peers are compared with.
+fn report_rounds(report: &mut Report, rounds: &[Round], args: &Args) -> peers::Figures {
+    let figures: Vec<peers::Figures> = rounds.iter().map(|r| r.figures.clone()).collect();
+    let slate = peers::Figures::median(&figures);
+    let median = |of: fn(&Round) -> f64| {
+        let mut values: Vec<f64> = rounds.iter().map(of).collect();
+        values.sort_by(f64::total_cmp);
+        percentile(&values, 0.5)
+    };
+    report.line(format!(
+        "lone run latency: p50 {:.2} ms, p99 {:.2} ms (medians of {} rounds of {} runs, p50 in \
+         each {} ms; from the start's call to completion; {:.1} write transactions per run, the \
+         start included; after {} untimed runs in each round)",
+        slate.lone_p50_ms,
+        slate.lone_p99_ms,
+        rounds.len(),
+        args.lone_runs,
+        peers::per_round(&figures, |f| format!("{:.2}", f.lone_p50_ms)),
+        median(|r| r.lone_commits),
+        args.warm_up
+    ));
+    report.line(format!(
+        "throughput: {:.0} runs/s (median of {} rounds, each {} runs/s; {} runs of 5 no-op \
+         steps, each started by a call of its own, all at once; each run done p50 {:.0} ms, p99 \
+         {:.0} ms after the first start)",
+        slate.runs_per_second,
+        rounds.len(),
+        peers::per_round(&figures, |f| format!("{:.0}", f.runs_per_second)),
+        args.runs,
+        slate.burst_p50_ms,
+        slate.burst_p99_ms,
+    ));
+    report.line(format!(
+        "write transactions per run in that burst: {:.2} (the starts' one included)",
+        median(|r| r.burst_commits)
+    ));
+    slate
 }
 
 /// Starts `runs` runs at once, each by a call of its own as the peers start theirs; returns how
