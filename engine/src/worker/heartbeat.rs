@@ -60,16 +60,13 @@ impl Shared {
                 () = stop.cancelled() => return conn,
                 _ = ticks.tick() => {}
             }
-            let asked = Instant::now();
-            let beat = match self.beat(&mut conn, previous, asked).await {
-                Ok(beat) => beat,
+            match self.beat(&mut conn, previous, Instant::now()).await {
+                Ok(beat) => previous = Some(beat),
                 Err(error) => {
                     tracing::warn!(%error, "heartbeat failed");
                     conn.reset();
-                    continue;
                 }
-            };
-            previous = Some(beat);
+            }
         }
     }
 
