@@ -14,8 +14,8 @@ use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
 use uuid::Uuid;
 
 use crate::{
+    ids::RunId,
     pause::{PausePoint, PausePoints},
-    run::RunId,
     step_error::StepError,
 };
 

@@ -8,10 +8,10 @@ use std::sync::{Arc, Mutex, Weak};
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use tokio::sync::OwnedSemaphorePermit;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use uuid::Uuid;
 
-use crate::{context::Lease, start::Started, task::Attempt, worker::Shared, workflow::WorkflowDef};
+use crate::{context::Lease, ids::RunId, task::Attempt, workflow::WorkflowDef};
 
 /// An attempt leased at its run's start, with the worker slot reserved for it.
 pub(crate) struct Eager {
@@ -19,19 +19,32 @@ pub(crate) struct Eager {
     pub slot: OwnedSemaphorePermit,
 }
 
+/// A worker running in this process, as the starts see it.
+pub(crate) trait LocalWorker: Send + Sync {
+    fn id(&self) -> Uuid;
+    /// Whether this process's starts may lease runs to it now.
+    fn takes_work(&self) -> bool;
+    /// Its attempt slots, one of which a start reserves.
+    fn slots(&self) -> &Arc<Semaphore>;
+    /// Gives it an attempt whose start has committed.
+    fn hand(&self, eager: Eager);
+}
+
 /// The workers running in this process, which take runs as they are started.
 #[derive(Default)]
 pub(crate) struct LocalWorkers {
-    workers: Mutex<Vec<Weak<Shared>>>,
+    workers: Mutex<Vec<Weak<dyn LocalWorker>>>,
 }
 
 impl LocalWorkers {
-    pub fn add(&self, worker: &Arc<Shared>) {
-        self.lock().push(Arc::downgrade(worker));
+    pub fn add<W: LocalWorker + 'static>(&self, worker: &Arc<W>) {
+        let worker: Arc<dyn LocalWorker> = worker.clone();
+        self.lock().push(Arc::downgrade(&worker));
     }
 
-    pub fn remove(&self, worker: &Arc<Shared>) {
-        self.lock().retain(|w| !w.ptr_eq(&Arc::downgrade(worker)));
+    pub fn remove<W: LocalWorker + 'static>(&self, worker: &Arc<W>) {
+        let gone = Arc::as_ptr(worker).cast::<()>();
+        self.lock().retain(|w| w.as_ptr().cast::<()>() != gone);
     }
 
     /// A slot of the local worker with the most room, if any has room and may take work.
@@ -42,12 +55,12 @@ impl LocalWorkers {
             .iter()
             .filter_map(Weak::upgrade)
             .filter(|w| w.takes_work())
-            .max_by_key(|w| w.free_slots())?;
-        let slot = worker.slots.clone().try_acquire_owned().ok()?;
+            .max_by_key(|w| w.slots().available_permits())?;
+        let slot = worker.slots().clone().try_acquire_owned().ok()?;
         Some(Reservation { worker, slot })
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Weak<Shared>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Weak<dyn LocalWorker>>> {
         self.workers.lock().expect("local workers lock")
     }
 }
@@ -55,30 +68,30 @@ impl LocalWorkers {
 /// A free slot of a local worker, held while the start that will fill it commits. Dropping it
 /// gives the slot back.
 pub(crate) struct Reservation {
-    worker: Arc<Shared>,
+    worker: Arc<dyn LocalWorker>,
     slot: OwnedSemaphorePermit,
 }
 
 impl Reservation {
     pub fn worker_id(&self) -> Uuid {
-        self.worker.id
+        self.worker.id()
     }
 
-    /// The first attempt of the run `started`, leased to this worker at `leased_at`.
+    /// The first attempt of the run `run_id`, leased to this worker at `leased_at`.
     pub fn attempt(
         &self,
         workflow: Arc<WorkflowDef>,
-        started: Started,
+        run_id: RunId,
         input: Value,
         leased_at: DateTime<Utc>,
     ) -> Attempt {
         Attempt {
             lease: Lease {
-                run_id: started.run_id,
+                run_id,
                 generation: 0,
                 step_index: 0,
                 attempt: 1,
-                worker_id: self.worker.id,
+                worker_id: self.worker.id(),
             },
             step_name: workflow.steps[0].name.to_owned(),
             workflow,
@@ -92,7 +105,7 @@ impl Reservation {
     /// worker that stopped meanwhile is given back by its shutdown or taken back by the
     /// scheduler's rescue.
     pub fn hand(self, attempt: Attempt) {
-        let _ = self.worker.inbox.send(Eager {
+        self.worker.hand(Eager {
             attempt,
             slot: self.slot,
         });

@@ -7,17 +7,19 @@ use serde::Serialize;
 use sqlx::{postgres::PgListener, PgPool};
 
 use crate::{
+    channels::RUNS_CHANNEL,
     eager::LocalWorkers,
     error::{Error, Result},
     event::{self, Event},
+    ids::{RunId, RunState},
     metrics::Metrics,
     pause::PausePoints,
-    run::{self, Checkpoint, RunId, RunState, RunSummary},
+    registry::Registry,
+    run::{self, Checkpoint, RunSummary},
     scheduler::{Scheduler, SchedulerConfig},
+    schema::MIGRATOR,
     start::{NewRun, StartOptions, Started, Starter},
-    worker::{Worker, WorkerConfig},
-    workflow::{Workflow, WorkflowDef},
-    RUNS_CHANNEL,
+    workflow::Workflow,
 };
 
 /// The handle to the engine. Cheap to clone.
@@ -38,29 +40,6 @@ pub struct EngineBuilder {
     registry: Registry,
 }
 
-/// The workflows this process can run, by name and version.
-#[derive(Default)]
-pub(crate) struct Registry {
-    workflows: Vec<Arc<WorkflowDef>>,
-}
-
-impl Registry {
-    pub fn get(&self, name: &str, version: i32) -> Option<Arc<WorkflowDef>> {
-        self.workflows
-            .iter()
-            .find(|w| w.name == name && w.version == version)
-            .cloned()
-    }
-
-    pub fn names(&self) -> Vec<&'static str> {
-        self.workflows.iter().map(|w| w.name).collect()
-    }
-
-    pub fn versions(&self) -> Vec<i32> {
-        self.workflows.iter().map(|w| w.version).collect()
-    }
-}
-
 impl EngineBuilder {
     /// Lets this engine's workers run `workflow`, and its replays and cancels call its hook.
     pub fn register<I>(mut self, workflow: &Workflow<I>) -> Self {
@@ -69,7 +48,7 @@ impl EngineBuilder {
             self.registry.get(def.name, def.version).is_none(),
             "workflow {def:?} is registered twice"
         );
-        self.registry.workflows.push(def.clone());
+        self.registry.add(def.clone());
         self
     }
 
@@ -105,13 +84,8 @@ impl Engine {
 
     /// Applies the schema's migrations that the database has not seen yet.
     pub async fn migrate(&self) -> Result<()> {
-        crate::MIGRATOR.run(&self.pool).await?;
+        MIGRATOR.run(&self.pool).await?;
         Ok(())
-    }
-
-    /// A worker that runs the registered workflows; start it with [`Worker::run`].
-    pub fn worker(&self, config: WorkerConfig) -> Worker {
-        Worker::new(self.clone(), config)
     }
 
     /// A scheduler; start it with [`Scheduler::run`].

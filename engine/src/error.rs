@@ -1,7 +1,7 @@
 //! The engine's error type: what can go wrong when the application talks to the engine
 //! (starting, replaying, cancelling, inspecting runs, running workers).
 
-use crate::run::{RunId, RunState};
+use crate::ids::{RunId, RunState};
 
 /// An error of the engine's API.
 #[derive(Debug, thiserror::Error)]

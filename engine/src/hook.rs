@@ -7,9 +7,8 @@ use serde_json::Value;
 use sqlx::PgConnection;
 
 use crate::{
-    run::{RunError, RunId},
+    ids::{RunError, RunId},
     step_error::StepError,
-    workflow::WorkflowDef,
 };
 
 /// What a hook may fail with; the transaction it runs in is then rolled back.
@@ -68,28 +67,4 @@ pub enum TransitionKind<'a> {
     },
     /// The run was cancelled.
     Cancelled,
-}
-
-/// Runs the hooks of the workflows in `transitions`, each with its own runs' transitions, in
-/// order. Workflows without a hook are skipped.
-pub(crate) async fn run_hooks(
-    conn: &mut PgConnection,
-    transitions: &[(&WorkflowDef, Transition<'_>)],
-) -> Result<(), HookError> {
-    let mut hooked: Vec<&WorkflowDef> = Vec::new();
-    for (def, _) in transitions {
-        if def.hook.is_some() && !hooked.iter().any(|seen| std::ptr::eq(*seen, *def)) {
-            hooked.push(def);
-        }
-    }
-    for def in hooked {
-        let own: Vec<Transition<'_>> = transitions
-            .iter()
-            .filter(|(other, _)| std::ptr::eq(*other, def))
-            .map(|(_, t)| t.clone())
-            .collect();
-        let hook = def.hook.as_ref().expect("hooked");
-        hook.on_transitions(conn, &own).await?;
-    }
-    Ok(())
 }

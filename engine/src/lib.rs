@@ -20,6 +20,7 @@
 //! the next task or the run's end. The [`Scheduler`] rescues the tasks of dead workers and trims
 //! old history; any number of either may run against one database.
 
+mod channels;
 mod connection;
 mod context;
 mod eager;
@@ -28,12 +29,15 @@ mod error;
 mod event;
 mod handoff;
 mod hook;
+mod ids;
 mod liveness;
 mod metrics;
 pub mod pause;
+mod registry;
 mod retry;
 mod run;
 mod scheduler;
+mod schema;
 mod start;
 mod step_error;
 mod task;
@@ -45,24 +49,13 @@ pub use engine::{Engine, EngineBuilder};
 pub use error::{Error, Result};
 pub use event::{Event, EventKind};
 pub use hook::{Hook, HookError, Transition, TransitionKind};
+pub use ids::{RunError, RunId, RunState};
 pub use metrics::Metrics;
 pub use retry::RetryPolicy;
-pub use run::{Checkpoint, RunError, RunId, RunState, RunSummary};
+pub use run::{Checkpoint, RunSummary};
 pub use scheduler::{Rescue, Scheduler, SchedulerConfig};
+pub use schema::MIGRATOR;
 pub use start::{start_using, StartOptions, Started};
 pub use step_error::StepError;
 pub use worker::{Worker, WorkerConfig};
 pub use workflow::{Step, Workflow, WorkflowBuilder};
-
-/// The schema of the engine (and of the applications built on it), applied at start-up.
-pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
-
-/// The channel a task insert notifies, so that idle workers claim at once.
-pub(crate) const TASKS_CHANNEL: &str = "slate_tasks";
-
-/// The channel a cancel notifies with the run's id, so that the worker running one of its
-/// attempts stops it at once.
-pub(crate) const CANCELS_CHANNEL: &str = "slate_cancels";
-
-/// The channel notified with a run's id when the run reaches a terminal state.
-pub(crate) const RUNS_CHANNEL: &str = "slate_runs";

@@ -15,11 +15,11 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::{
+    channels::{CANCELS_CHANNEL, TASKS_CHANNEL},
     context::Lease,
     error::{Error, Result},
+    ids::RunId,
     pause::{PausePoint, PausePoints},
-    run::RunId,
-    CANCELS_CHANNEL, TASKS_CHANNEL,
 };
 
 /// The `application_name` of every worker's liveness connection, as `pg_stat_activity` shows it.

@@ -9,7 +9,7 @@ use sqlx::PgPool;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::{connection::Dedicated, error::Result, TASKS_CHANNEL};
+use crate::{channels::TASKS_CHANNEL, connection::Dedicated, error::Result};
 
 /// How the scheduler runs.
 #[derive(Debug, Clone)]

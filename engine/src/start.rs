@@ -14,14 +14,14 @@ use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
 use crate::{
+    channels::TASKS_CHANNEL,
     connection::Dedicated,
     eager::{LocalWorkers, Reservation},
-    engine::Registry,
     error::{Error, Result},
-    hook::{run_hooks, Transition, TransitionKind},
-    run::RunId,
-    workflow::{Workflow, WorkflowDef},
-    TASKS_CHANNEL,
+    hook::{Transition, TransitionKind},
+    ids::RunId,
+    registry::Registry,
+    workflow::{run_hooks, Workflow, WorkflowDef},
 };
 
 /// The most starts one transaction takes.
@@ -268,8 +268,12 @@ impl Committer {
                     batch.into_iter().zip(leases).zip(outcomes)
                 {
                     if let (Some((workflow, reservation)), Some(leased_at)) = (lease, leased_at) {
-                        let attempt =
-                            reservation.attempt(workflow, started, request.run.input, leased_at);
+                        let attempt = reservation.attempt(
+                            workflow,
+                            started.run_id,
+                            request.run.input,
+                            leased_at,
+                        );
                         reservation.hand(attempt);
                     }
                     let _ = request.reply.send(Ok(started));

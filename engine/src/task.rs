@@ -10,11 +10,11 @@ use uuid::Uuid;
 
 use crate::{
     context::Lease,
-    engine::Registry,
     error::{Error, Result},
-    hook::{run_hooks, Transition, TransitionKind},
-    run::RunId,
-    workflow::{StepDef, WorkflowDef},
+    hook::{Transition, TransitionKind},
+    ids::RunId,
+    registry::Registry,
+    workflow::{run_hooks, StepDef, WorkflowDef},
 };
 
 /// One attempt of one step, owned by this worker.

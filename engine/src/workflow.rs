@@ -7,8 +7,14 @@ use std::{fmt, future::Future, marker::PhantomData, pin::Pin, sync::Arc, time::D
 
 use serde::{de::DeserializeOwned, Serialize};
 use serde_json::Value;
+use sqlx::PgConnection;
 
-use crate::{context::StepContext, hook::Hook, retry::RetryPolicy, step_error::StepError};
+use crate::{
+    context::StepContext,
+    hook::{Hook, HookError, Transition},
+    retry::RetryPolicy,
+    step_error::StepError,
+};
 
 pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -201,4 +207,28 @@ impl<I, Last> WorkflowBuilder<I, Last> {
             _input: PhantomData,
         }
     }
+}
+
+/// Runs the hooks of the workflows in `transitions`, each with its own runs' transitions, in
+/// order. Workflows without a hook are skipped.
+pub(crate) async fn run_hooks(
+    conn: &mut PgConnection,
+    transitions: &[(&WorkflowDef, Transition<'_>)],
+) -> Result<(), HookError> {
+    let mut hooked: Vec<&WorkflowDef> = Vec::new();
+    for (def, _) in transitions {
+        if def.hook.is_some() && !hooked.iter().any(|seen| std::ptr::eq(*seen, *def)) {
+            hooked.push(def);
+        }
+    }
+    for def in hooked {
+        let own: Vec<Transition<'_>> = transitions
+            .iter()
+            .filter(|(other, _)| std::ptr::eq(*other, def))
+            .map(|(_, t)| t.clone())
+            .collect();
+        let hook = def.hook.as_ref().expect("hooked");
+        hook.on_transitions(conn, &own).await?;
+    }
+    Ok(())
 }

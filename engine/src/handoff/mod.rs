@@ -22,11 +22,12 @@ use self::statement::write;
 use crate::{
     connection::{is_transient, Dedicated},
     context::Lease,
-    hook::{run_hooks, HookError, Transition, TransitionKind},
+    hook::{HookError, Transition, TransitionKind},
+    ids::RunError,
     pause::{PausePoint, PausePoints},
-    run::RunError,
     step_error::StepError,
     task::Attempt,
+    workflow::run_hooks,
 };
 
 mod statement;

@@ -7,7 +7,12 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::{Action, Item, Outcome};
-use crate::{context::Lease, event::EventKind, run::RunId, RUNS_CHANNEL, TASKS_CHANNEL};
+use crate::{
+    channels::{RUNS_CHANNEL, TASKS_CHANNEL},
+    context::Lease,
+    event::EventKind,
+    ids::RunId,
+};
 
 /// Writes the hand-offs of `batch`; returns the positions in `batch` of the attempts that still
 /// held their lease. Everything is keyed by the attempt, never by its run alone: a stale result and

@@ -15,6 +15,7 @@ use super::{attempt::StopCause, Shared};
 use crate::{
     connection::Dedicated,
     context::Lease,
+    error::Result,
     liveness::{self, Signal},
 };
 
@@ -77,7 +78,7 @@ impl Shared {
         conn: &mut Dedicated,
         previous: Option<DateTime<Utc>>,
         asked: Instant,
-    ) -> crate::Result<DateTime<Utc>> {
+    ) -> Result<DateTime<Utc>> {
         let conn = conn.get().await?;
         let beat = liveness::heartbeat(conn, self.id, self.config.lease_ttl).await?;
         let orphans = self.reconcile(&beat.held, asked, previous);

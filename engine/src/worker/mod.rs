@@ -30,7 +30,7 @@ use uuid::Uuid;
 use crate::{
     connection::Dedicated,
     context::Lease,
-    eager::Eager,
+    eager::{Eager, LocalWorker},
     engine::Engine,
     error::Result,
     handoff::{Completer, Finished},
@@ -122,15 +122,18 @@ struct Running {
     since: Instant,
 }
 
-impl Worker {
-    pub(crate) fn new(engine: Engine, config: WorkerConfig) -> Self {
-        Self {
-            engine,
+impl Engine {
+    /// A worker that runs the registered workflows; start it with [`Worker::run`].
+    pub fn worker(&self, config: WorkerConfig) -> Worker {
+        Worker {
+            engine: self.clone(),
             config,
             id: Uuid::now_v7(),
         }
     }
+}
 
+impl Worker {
     pub fn id(&self) -> Uuid {
         self.id
     }
@@ -232,17 +235,26 @@ impl Worker {
     }
 }
 
-impl Shared {
-    /// Whether this process's starts may lease runs to this worker: it holds its liveness lock
-    /// and is not shutting down.
-    pub fn takes_work(&self) -> bool {
+impl LocalWorker for Shared {
+    fn id(&self) -> Uuid {
+        self.id
+    }
+
+    /// It holds its liveness lock and is not shutting down.
+    fn takes_work(&self) -> bool {
         self.locked.load(Ordering::SeqCst) && self.keep_next.load(Ordering::SeqCst)
     }
 
-    pub fn free_slots(&self) -> usize {
-        self.slots.available_permits()
+    fn slots(&self) -> &Arc<Semaphore> {
+        &self.slots
     }
 
+    fn hand(&self, eager: Eager) {
+        let _ = self.inbox.send(eager);
+    }
+}
+
+impl Shared {
     /// Runs `attempt` in the worker's slot `slot` as one of `attempts`.
     fn spawn(
         self: &Arc<Self>,
