@@ -14,6 +14,7 @@ pub mod music;
 pub mod phase;
 pub mod pipeline;
 pub mod plan;
+pub mod production;
 pub mod projection;
 pub mod providers;
 pub mod spec;

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use slate_engine::{Hook, HookError, RunId, Transition, TransitionKind};
 use sqlx::{types::Json, PgConnection};
 
-use crate::{phase::Phase, pipeline::Production, plan::Request};
+use crate::{phase::Phase, plan::Request, production::Production};
 
 /// Writes a video's row for a new run, in the admitting transaction.
 pub async fn insert_using(

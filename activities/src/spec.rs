@@ -164,56 +164,6 @@ pub fn parse_colour(hex: &str) -> Option<[u8; 3]> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::{self, Request};
-
-    fn valid() -> Spec {
-        plan::embedded(&Request::new("20s iPhone minimalist clean modern"))
-    }
-
-    fn rejects(change: impl FnOnce(&mut Spec), expected: fn(&Invalid) -> bool) {
-        let mut spec = valid();
-        change(&mut spec);
-        let error = spec.validate().expect_err("an invalid spec");
-        assert!(expected(&error), "unexpected error: {error}");
-    }
-
-    #[test]
-    fn a_planned_spec_is_valid() {
-        assert_eq!(valid().validate(), Ok(()));
-    }
-
-    #[test]
-    fn validation_rejects_each_kind_of_bad_spec() {
-        rejects(|s| s.beats.clear(), |e| matches!(e, Invalid::NoBeat));
-        rejects(
-            |s| s.beats[1].id = "moonwalk".into(),
-            |e| matches!(e, Invalid::UnknownBeat { .. }),
-        );
-        rejects(
-            |s| s.beats[0].duration = 7,
-            |e| matches!(e, Invalid::BeatDuration { .. }),
-        );
-        rejects(
-            |s| s.beats[1].start += 5,
-            |e| matches!(e, Invalid::BeatStart { .. }),
-        );
-        rejects(|s| s.duration = 25, |e| matches!(e, Invalid::Total { .. }));
-        rejects(|s| s.duration = 65, |e| matches!(e, Invalid::Duration(65)));
-        rejects(|s| s.duration = 12, |e| matches!(e, Invalid::Duration(12)));
-        rejects(
-            |s| s.style.color_palette.truncate(2),
-            |e| matches!(e, Invalid::Palette(2)),
-        );
-        rejects(
-            |s| s.style.color_palette[0] = "red".into(),
-            |e| matches!(e, Invalid::Colour(_)),
-        );
-        rejects(|s| s.fps = 24, |e| matches!(e, Invalid::Format(..)));
-        rejects(
-            |s| s.template = "noir".into(),
-            |e| matches!(e, Invalid::UnknownArchetype(_)),
-        );
-    }
 
     #[test]
     fn colours_parse_from_hex() {

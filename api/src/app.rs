@@ -1,4 +1,4 @@
-//! The application: its settings, its shared state, and the server bound to its port.
+//! The application: its settings, and the server bound to its port.
 
 use std::{net::TcpListener, path::PathBuf, time::Instant};
 
@@ -12,9 +12,11 @@ use actix_web::{
 };
 use slate_activities::plan::Request;
 use slate_engine::{Engine, Workflow};
-use sqlx::PgPool;
 
-use crate::{error::ApiError, eta::PhaseLengthsCache, feed::Feed, routes, videos::MediaUrls};
+use crate::{
+    error::ApiError, eta::PhaseLengthsCache, feed::Feed, openapi, routes, state::AppState,
+    videos::MediaUrls,
+};
 
 /// The largest body accepted.
 const MAX_BODY: usize = 64 * 1024;
@@ -33,18 +35,6 @@ pub struct Settings {
     pub admin_token: Option<String>,
     /// The origins whose pages may call the API from a browser (CORS); `*` for any.
     pub cors_origins: Vec<String>,
-}
-
-/// What every request handler shares.
-pub struct AppState {
-    pub pool: PgPool,
-    pub engine: Engine,
-    pub workflow: Workflow<Request>,
-    pub urls: MediaUrls,
-    pub max_queued: i64,
-    pub admin_token: Option<String>,
-    pub feed: Feed,
-    pub phase_lengths: PhaseLengthsCache,
 }
 
 pub struct Application {
@@ -101,6 +91,7 @@ impl Application {
                         Ok(response)
                     }
                 })
+                .route("/api/openapi.json", web::get().to(openapi::document))
                 .configure(routes::configure)
                 .service(actix_files::Files::new("/media", &media_dir))
                 .default_service(web::to(routes::not_found))

@@ -7,5 +7,6 @@ pub mod eta;
 pub mod feed;
 pub mod openapi;
 pub mod routes;
+pub mod state;
 pub mod status_changes;
 pub mod videos;

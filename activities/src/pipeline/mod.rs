@@ -3,10 +3,9 @@
 //! work with the configured provider (embedded unless a cloud one is configured), and returns the
 //! production with its part added.
 
-use std::{collections::BTreeMap, future::Future, sync::Arc};
+use std::{future::Future, sync::Arc};
 
 use ab_glyph::FontArc;
-use serde::{Deserialize, Serialize};
 use slate_engine::{Step, StepContext, StepError, Workflow};
 
 use self::phases::{adding_music, generating_chunks, planning, stitching, storyboarding};
@@ -14,9 +13,9 @@ use crate::{
     cost::Prices,
     phase::Phase,
     plan::Request,
+    production::Production,
     projection::Projection,
     providers::{openai::OpenAiPlanner, replicate::Replicate},
-    spec::Spec,
     storage::MediaStore,
     storyboard,
 };
@@ -92,57 +91,6 @@ impl Pipeline {
     ) -> Result<Self, StepError> {
         Self::new(media_dir, parallel_chunks, Providers::default())
     }
-}
-
-/// The video as it is made: each step's checkpoint.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Production {
-    pub spec: Spec,
-    pub budget_usd: f64,
-    /// USD per phase done so far.
-    pub costs: BTreeMap<String, f64>,
-    /// Media keys of the stills, one per beat.
-    #[serde(default)]
-    pub stills: Vec<String>,
-    /// Media keys of the clips, in order.
-    #[serde(default)]
-    pub chunks: Vec<String>,
-    #[serde(default)]
-    pub stitched: Option<String>,
-    #[serde(default)]
-    pub final_video: Option<String>,
-}
-
-impl Production {
-    fn spent(&self) -> f64 {
-        self.costs.values().sum()
-    }
-
-    /// Fails before spending if `phase` would take the video past its budget.
-    fn afford(&self, phase: Phase, prices: &Prices) -> Result<f64, StepError> {
-        let cost = prices.phase(phase, Some(&self.spec));
-        afford(self.spent(), cost, self.budget_usd, phase)?;
-        Ok(cost)
-    }
-
-    fn paid(mut self, ctx: &StepContext, phase: Phase, cost: f64) -> Self {
-        ctx.add_cost(cost);
-        self.costs.insert(phase.name().to_owned(), cost);
-        self
-    }
-}
-
-fn afford(spent: f64, cost: f64, budget: f64, phase: Phase) -> Result<(), StepError> {
-    if spent + cost > budget + 1e-9 {
-        return Err(StepError::permanent(
-            "budget_exceeded",
-            format!(
-                "{} would cost ${cost:.4} on top of ${spent:.4} spent, over the budget of ${budget:.4}",
-                phase.name()
-            ),
-        ));
-    }
-    Ok(())
 }
 
 /// The video workflow, its projection kept by its hook.

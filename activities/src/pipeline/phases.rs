@@ -9,9 +9,8 @@ use serde_json::json;
 use slate_engine::{StepContext, StepError};
 
 use super::{
-    afford,
     media::{cloud_output, cloud_still, embedded_still, read},
-    Pipeline, Production,
+    Pipeline,
 };
 use crate::{
     beats, chunks,
@@ -20,6 +19,7 @@ use crate::{
     music,
     phase::Phase,
     plan::{self, Request},
+    production::{afford, Production},
     spec::CHUNK_SECONDS,
     stitch,
 };

@@ -232,9 +232,60 @@ fn seed(request: &Request) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::spec::Invalid;
 
     fn plan(prompt: &str) -> Spec {
         embedded(&Request::new(prompt))
+    }
+
+    /// A planned spec, for the validation tests to break.
+    fn valid() -> Spec {
+        plan("20s iPhone minimalist clean modern")
+    }
+
+    fn rejects(change: impl FnOnce(&mut Spec), expected: fn(&Invalid) -> bool) {
+        let mut spec = valid();
+        change(&mut spec);
+        let error = spec.validate().expect_err("an invalid spec");
+        assert!(expected(&error), "unexpected error: {error}");
+    }
+
+    #[test]
+    fn a_planned_spec_is_valid() {
+        assert_eq!(valid().validate(), Ok(()));
+    }
+
+    #[test]
+    fn validation_rejects_each_kind_of_bad_spec() {
+        rejects(|s| s.beats.clear(), |e| matches!(e, Invalid::NoBeat));
+        rejects(
+            |s| s.beats[1].id = "moonwalk".into(),
+            |e| matches!(e, Invalid::UnknownBeat { .. }),
+        );
+        rejects(
+            |s| s.beats[0].duration = 7,
+            |e| matches!(e, Invalid::BeatDuration { .. }),
+        );
+        rejects(
+            |s| s.beats[1].start += 5,
+            |e| matches!(e, Invalid::BeatStart { .. }),
+        );
+        rejects(|s| s.duration = 25, |e| matches!(e, Invalid::Total { .. }));
+        rejects(|s| s.duration = 65, |e| matches!(e, Invalid::Duration(65)));
+        rejects(|s| s.duration = 12, |e| matches!(e, Invalid::Duration(12)));
+        rejects(
+            |s| s.style.color_palette.truncate(2),
+            |e| matches!(e, Invalid::Palette(2)),
+        );
+        rejects(
+            |s| s.style.color_palette[0] = "red".into(),
+            |e| matches!(e, Invalid::Colour(_)),
+        );
+        rejects(|s| s.fps = 24, |e| matches!(e, Invalid::Format(..)));
+        rejects(
+            |s| s.template = "noir".into(),
+            |e| matches!(e, Invalid::UnknownArchetype(_)),
+        );
     }
 
     #[test]

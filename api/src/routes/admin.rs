@@ -13,9 +13,9 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::{
-    app::AppState,
     error::{ApiError, ErrorBody},
     routes::video_id,
+    state::AppState,
 };
 
 pub fn configure(config: &mut web::ServiceConfig) {

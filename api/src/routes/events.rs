@@ -11,9 +11,9 @@ use tokio::sync::{broadcast::error::RecvError, mpsc};
 use uuid::Uuid;
 
 use crate::{
-    app::AppState,
     error::{ApiError, ErrorBody},
     routes::{find_video, status::VideoStatus},
+    state::AppState,
     status_changes::Tracker,
 };
 

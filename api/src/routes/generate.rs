@@ -11,8 +11,8 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::{
-    app::AppState,
     error::{ApiError, ErrorBody},
+    state::AppState,
     videos,
 };
 

@@ -5,8 +5,8 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::{
-    app::AppState,
     error::{ApiError, ErrorBody},
+    state::AppState,
 };
 
 #[derive(Serialize, ToSchema)]

@@ -13,7 +13,7 @@ use prometheus_client::{
 };
 use slate_engine::Engine;
 
-use crate::{app::AppState, error::ApiError};
+use crate::{error::ApiError, state::AppState};
 
 type ByStatus = Family<Vec<(&'static str, String)>, Gauge>;
 

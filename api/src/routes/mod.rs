@@ -20,7 +20,6 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .route("/healthz", web::get().to(health::healthz))
         .route("/readyz", web::get().to(health::readyz))
         .route("/metrics", web::get().to(metrics::metrics))
-        .route("/api/openapi.json", web::get().to(crate::openapi::document))
         .route("/api/generate", web::post().to(generate::generate))
         .route("/api/status/{video_id}", web::get().to(status::status))
         .route(

@@ -5,10 +5,10 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use crate::{
-    app::AppState,
     error::{ApiError, ErrorBody},
     eta,
     routes::find_video,
+    state::AppState,
 };
 
 /// The status of a video, as GET /api/status and the events stream show it.

@@ -9,9 +9,9 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::{
-    app::AppState,
     error::{ApiError, ErrorBody},
     routes::{find_video, video_id},
+    state::AppState,
     videos::{self, MediaUrls, Video},
 };
 

@@ -2,8 +2,9 @@ use std::time::Duration;
 
 use serde_json::json;
 use slate_activities::{
-    pipeline::{CloudModel, Production, Providers},
+    pipeline::{CloudModel, Providers},
     plan::Request,
+    production::Production,
     providers::{replicate::Replicate, Secret},
 };
 use slate_engine::RunState;

@@ -1,0 +1,60 @@
+//! The production: the video as it is made, the checkpoint each phase of the pipeline reads and
+//! returns with its part added, and the budget check before each phase spends.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use slate_engine::{StepContext, StepError};
+
+use crate::{cost::Prices, phase::Phase, spec::Spec};
+
+/// The video as it is made: each step's checkpoint.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Production {
+    pub spec: Spec,
+    pub budget_usd: f64,
+    /// USD per phase done so far.
+    pub costs: BTreeMap<String, f64>,
+    /// Media keys of the stills, one per beat.
+    #[serde(default)]
+    pub stills: Vec<String>,
+    /// Media keys of the clips, in order.
+    #[serde(default)]
+    pub chunks: Vec<String>,
+    #[serde(default)]
+    pub stitched: Option<String>,
+    #[serde(default)]
+    pub final_video: Option<String>,
+}
+
+impl Production {
+    pub(crate) fn spent(&self) -> f64 {
+        self.costs.values().sum()
+    }
+
+    /// Fails before spending if `phase` would take the video past its budget.
+    pub(crate) fn afford(&self, phase: Phase, prices: &Prices) -> Result<f64, StepError> {
+        let cost = prices.phase(phase, Some(&self.spec));
+        afford(self.spent(), cost, self.budget_usd, phase)?;
+        Ok(cost)
+    }
+
+    pub(crate) fn paid(mut self, ctx: &StepContext, phase: Phase, cost: f64) -> Self {
+        ctx.add_cost(cost);
+        self.costs.insert(phase.name().to_owned(), cost);
+        self
+    }
+}
+
+pub(crate) fn afford(spent: f64, cost: f64, budget: f64, phase: Phase) -> Result<(), StepError> {
+    if spent + cost > budget + 1e-9 {
+        return Err(StepError::permanent(
+            "budget_exceeded",
+            format!(
+                "{} would cost ${cost:.4} on top of ${spent:.4} spent, over the budget of ${budget:.4}",
+                phase.name()
+            ),
+        ));
+    }
+    Ok(())
+}

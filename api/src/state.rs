@@ -1,0 +1,20 @@
+//! The state every request handler shares: the database, the engine, the pipeline's workflow and
+//! what the handlers keep between requests.
+
+use slate_activities::plan::Request;
+use slate_engine::{Engine, Workflow};
+use sqlx::PgPool;
+
+use crate::{eta::PhaseLengthsCache, feed::Feed, videos::MediaUrls};
+
+/// What every request handler shares.
+pub struct AppState {
+    pub pool: PgPool,
+    pub engine: Engine,
+    pub workflow: Workflow<Request>,
+    pub urls: MediaUrls,
+    pub max_queued: i64,
+    pub admin_token: Option<String>,
+    pub feed: Feed,
+    pub phase_lengths: PhaseLengthsCache,
+}
