@@ -21,7 +21,7 @@ pub async fn render(
     clip_key: &str,
     last_key: &str,
 ) -> Result<(), StepError> {
-    let start = store.path(start_key).map_err(storage_error)?;
+    let start = store.path(start_key)?;
     let filter = format!("{},format=yuv420p", motion::zoompan(camera));
     let mut input = ffmpeg::args(["-loop", "1", "-i"]);
     input.push(start.into_os_string());
@@ -37,7 +37,7 @@ async fn encode(
     clip_key: &str,
     last_key: &str,
 ) -> Result<(), StepError> {
-    let clip = store.scratch(clip_key).await.map_err(storage_error)?;
+    let clip = store.scratch(clip_key).await?;
     let frames = motion::FRAMES.to_string();
     args.extend(ffmpeg::args(["-vf", filter, "-frames:v", &frames, "-an"]));
     args.extend(ffmpeg::args([
@@ -47,19 +47,19 @@ async fn encode(
     args.push(clip.clone().into_os_string());
     ffmpeg::run(args).await?;
     last_frame(store, &clip, last_key).await?;
-    store.commit(&clip, clip_key).await.map_err(storage_error)
+    store.commit(&clip, clip_key).await.map_err(StepError::from)
 }
 
 /// Writes the clip's last frame as `last_key` (each decoded frame of its last 0.2 s overwrites
 /// the one before).
 async fn last_frame(store: &MediaStore, clip: &Path, last_key: &str) -> Result<(), StepError> {
-    let last = store.scratch(last_key).await.map_err(storage_error)?;
+    let last = store.scratch(last_key).await?;
     let mut args = ffmpeg::args(["-sseof", "-0.2", "-i"]);
     args.push(clip.as_os_str().to_owned());
     args.extend(ffmpeg::args(["-update", "1", "-f", "image2"]));
     args.push(last.clone().into_os_string());
     ffmpeg::run(args).await?;
-    store.commit(&last, last_key).await.map_err(storage_error)
+    store.commit(&last, last_key).await.map_err(StepError::from)
 }
 
 /// Fits a clip made elsewhere to the pipeline's format (1280x720, 30 fps, exactly 5 s, H.264
@@ -70,7 +70,7 @@ pub async fn normalize(
     clip_key: &str,
     last_key: &str,
 ) -> Result<(), StepError> {
-    let source = store.path(source_key).map_err(storage_error)?;
+    let source = store.path(source_key)?;
     let filter = format!(
         "scale={WIDTH}:{HEIGHT}:force_original_aspect_ratio=increase,crop={WIDTH}:{HEIGHT},\
          fps={FPS},tpad=stop_mode=clone:stop_duration={CHUNK_SECONDS},format=yuv420p"
@@ -86,8 +86,8 @@ pub async fn fit_still(
     source_key: &str,
     still_key: &str,
 ) -> Result<(), StepError> {
-    let source = store.path(source_key).map_err(storage_error)?;
-    let still = store.scratch(still_key).await.map_err(storage_error)?;
+    let source = store.path(source_key)?;
+    let still = store.scratch(still_key).await?;
     let filter = format!(
         "scale={WIDTH}:{HEIGHT}:force_original_aspect_ratio=increase,crop={WIDTH}:{HEIGHT}"
     );
@@ -105,11 +105,10 @@ pub async fn fit_still(
     ]));
     args.push(still.clone().into_os_string());
     ffmpeg::run(args).await?;
-    store.commit(&still, still_key).await.map_err(storage_error)
-}
-
-pub fn storage_error(error: crate::storage::StoreError) -> StepError {
-    StepError::retryable("storage", error.to_string())
+    store
+        .commit(&still, still_key)
+        .await
+        .map_err(StepError::from)
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use std::f32::consts::TAU;
 
 use slate_engine::StepError;
 
-use crate::{chunks::storage_error, ffmpeg, mood::Mood, storage::MediaStore};
+use crate::{ffmpeg, mood::Mood, storage::MediaStore};
 
 pub const SAMPLE_RATE: u32 = 44_100;
 
@@ -213,21 +213,11 @@ pub async fn mux(
     seconds: u32,
     out_key: &str,
 ) -> Result<(), StepError> {
-    let out = store.scratch(out_key).await.map_err(storage_error)?;
+    let out = store.scratch(out_key).await?;
     let mut args = ffmpeg::args(["-i"]);
-    args.push(
-        store
-            .path(video_key)
-            .map_err(storage_error)?
-            .into_os_string(),
-    );
+    args.push(store.path(video_key)?.into_os_string());
     args.extend(ffmpeg::args(["-i"]));
-    args.push(
-        store
-            .path(music_key)
-            .map_err(storage_error)?
-            .into_os_string(),
-    );
+    args.push(store.path(music_key)?.into_os_string());
     let fade_from = (seconds as f32 - 2.0).max(seconds as f32 * 0.75);
     let fade = seconds as f32 - fade_from;
     let audio = format!("apad,afade=t=out:st={fade_from}:d={fade}");
@@ -244,7 +234,7 @@ pub async fn mux(
     args.extend(ffmpeg::args(["-movflags", "+faststart", "-f", "mp4"]));
     args.push(out.clone().into_os_string());
     ffmpeg::run(args).await?;
-    store.commit(&out, out_key).await.map_err(storage_error)
+    store.commit(&out, out_key).await.map_err(StepError::from)
 }
 
 #[cfg(test)]

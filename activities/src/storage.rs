@@ -5,6 +5,7 @@
 
 use std::path::{Component, Path, PathBuf};
 
+use slate_engine::StepError;
 use uuid::Uuid;
 
 #[derive(Debug, Clone)]
@@ -21,6 +22,14 @@ pub enum StoreError {
         path: PathBuf,
         source: std::io::Error,
     },
+}
+
+/// A store that fails a step fails it for now: the disk may have room again, or the file be back,
+/// when the step is retried.
+impl From<StoreError> for StepError {
+    fn from(error: StoreError) -> Self {
+        StepError::retryable("storage", error.to_string())
+    }
 }
 
 impl MediaStore {

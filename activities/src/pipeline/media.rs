@@ -4,7 +4,7 @@ use serde_json::json;
 use slate_engine::{StepContext, StepError};
 
 use super::{CloudModel, Pipeline};
-use crate::{chunks, chunks::storage_error, spec::Spec, storyboard};
+use crate::{chunks, spec::Spec, storyboard};
 
 /// A still drawn by the embedded storyboard artist.
 pub(super) async fn embedded_still(
@@ -17,7 +17,7 @@ pub(super) async fn embedded_still(
     let png = tokio::task::spawn_blocking(move || storyboard::render(&spec, index, &font))
         .await
         .map_err(|e| StepError::retryable("render", e.to_string()))?;
-    pipeline.store.put(key, &png).await.map_err(storage_error)
+    pipeline.store.put(key, &png).await.map_err(StepError::from)
 }
 
 /// A still made by the image model, fitted to 1280x720.
@@ -59,11 +59,15 @@ pub(super) async fn cloud_output(
 ) -> Result<(), StepError> {
     let urls = cloud.api.run(ctx, name, &cloud.model, input).await?;
     let bytes = cloud.api.download(&urls[0]).await?;
-    pipeline.store.put(key, &bytes).await.map_err(storage_error)
+    pipeline
+        .store
+        .put(key, &bytes)
+        .await
+        .map_err(StepError::from)
 }
 
 pub(super) async fn read(pipeline: &Pipeline, key: &str) -> Result<Vec<u8>, StepError> {
-    let path = pipeline.store.path(key).map_err(storage_error)?;
+    let path = pipeline.store.path(key)?;
     tokio::fs::read(path)
         .await
         .map_err(|e| StepError::retryable("storage", e.to_string()))

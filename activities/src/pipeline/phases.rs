@@ -14,7 +14,6 @@ use super::{
 };
 use crate::{
     beats, chunks,
-    chunks::storage_error,
     cost::default_budget,
     music,
     phase::Phase,
@@ -215,11 +214,7 @@ pub(super) async fn adding_music(
             let wav = tokio::task::spawn_blocking(compose)
                 .await
                 .map_err(|e| StepError::retryable("compose", e.to_string()))?;
-            pipeline
-                .store
-                .put(&key, &wav)
-                .await
-                .map_err(storage_error)?;
+            pipeline.store.put(&key, &wav).await?;
             key
         }
     };
