@@ -2,15 +2,9 @@
 //! stitching, adding_music), the beat library and archetypes they draw on, their providers and
 //! media storage. It knows nothing of HTTP.
 
-pub mod archetypes;
-pub mod beats;
-pub mod category;
-pub mod chunks;
 pub mod cost;
-pub mod ffmpeg;
-pub mod mood;
-pub mod motion;
-pub mod music;
+pub mod library;
+pub mod media;
 pub mod phase;
 pub mod pipeline;
 pub mod plan;
@@ -18,6 +12,4 @@ pub mod production;
 pub mod projection;
 pub mod providers;
 pub mod spec;
-pub mod stitch;
 pub mod storage;
-pub mod storyboard;

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{beats, mood::Mood};
+use crate::{library::beats, library::mood::Mood};
 
 pub const FPS: u32 = 30;
 pub const RESOLUTION: &str = "1280x720";
@@ -103,7 +103,7 @@ impl Spec {
         if self.fps != FPS || self.resolution != RESOLUTION {
             return Err(Invalid::Format(self.fps, self.resolution.clone()));
         }
-        if crate::archetypes::find(&self.template).is_none() {
+        if crate::library::archetypes::find(&self.template).is_none() {
             return Err(Invalid::UnknownArchetype(self.template.clone()));
         }
         let palette = &self.style.color_palette;

@@ -4,7 +4,7 @@ use serde_json::json;
 use slate_engine::{StepContext, StepError};
 
 use super::{CloudModel, Pipeline};
-use crate::{chunks, spec::Spec, storyboard};
+use crate::{media::chunks, media::storyboard, spec::Spec};
 
 /// A still drawn by the embedded storyboard artist.
 pub(super) async fn embedded_still(

@@ -11,13 +11,13 @@ use slate_engine::{Step, StepContext, StepError, Workflow};
 use self::phases::{adding_music, generating_chunks, planning, stitching, storyboarding};
 use crate::{
     cost::Prices,
+    media::storyboard,
     phase::Phase,
     plan::Request,
     production::Production,
     projection::Projection,
     providers::{openai::OpenAiPlanner, replicate::Replicate},
     storage::MediaStore,
-    storyboard,
 };
 
 mod media;

@@ -13,14 +13,15 @@ use super::{
     Pipeline,
 };
 use crate::{
-    beats, chunks,
     cost::default_budget,
-    music,
+    library::beats,
+    media::chunks,
+    media::music,
+    media::stitch,
     phase::Phase,
     plan::{self, Request},
     production::{afford, Production},
     spec::CHUNK_SECONDS,
-    stitch,
 };
 
 pub(super) async fn planning(

@@ -5,9 +5,9 @@
 use fastrand::Rng;
 
 use crate::{
-    archetypes::Archetype,
-    beats::{self, Beat, Energy, Position},
-    category::Category,
+    library::archetypes::Archetype,
+    library::beats::{self, Beat, Energy, Position},
+    library::category::Category,
 };
 
 /// The most beats a plan holds: past it, beats are lengthened instead of added.
@@ -148,7 +148,7 @@ fn grow(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::archetypes::ARCHETYPES;
+    use crate::library::archetypes::ARCHETYPES;
 
     #[test]
     fn every_archetype_fits_every_duration_at_every_creativity() {

@@ -13,8 +13,8 @@ use serde::{Deserialize, Serialize};
 pub use prompt::{read, Reading};
 
 use crate::{
-    archetypes::{self, Archetype},
-    mood::Mood,
+    library::archetypes::{self, Archetype},
+    library::mood::Mood,
     spec::{Product, Reasoning, Spec, SpecBeat, Style, FPS, RESOLUTION},
 };
 

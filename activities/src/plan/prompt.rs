@@ -1,7 +1,7 @@
 //! Reading a prompt: how long the video should be, what the product is, its category and the
 //! mood asked for. Plain word rules, no model: the same prompt always reads the same.
 
-use crate::{category::Category, mood::Mood};
+use crate::{library::category::Category, library::mood::Mood};
 
 /// What a prompt says.
 #[derive(Debug, Clone, PartialEq)]

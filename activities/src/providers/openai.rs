@@ -10,8 +10,8 @@ use slate_engine::StepError;
 
 use super::http::{checked, transport_error, Secret};
 use crate::{
-    archetypes::ARCHETYPES,
-    beats::{self, LIBRARY},
+    library::archetypes::ARCHETYPES,
+    library::beats::{self, LIBRARY},
     plan::{Request, DEFAULT_DURATION},
     spec::{Product, Reasoning, Spec, SpecBeat, Style, FPS, RESOLUTION},
 };

@@ -3,7 +3,7 @@
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{Map, Value};
-use slate_activities::{archetypes, plan::Request, projection, spec::valid_duration};
+use slate_activities::{library::archetypes, plan::Request, projection, spec::valid_duration};
 use slate_engine::{RunId, StartOptions};
 
 use serde::Serialize;

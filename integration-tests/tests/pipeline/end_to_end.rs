@@ -1,4 +1,4 @@
-use slate_activities::{archetypes::ARCHETYPES, plan::Request, production::Production};
+use slate_activities::{library::archetypes::ARCHETYPES, plan::Request, production::Production};
 use slate_engine::RunState;
 
 use crate::harness::{probe, VideoHarness};

@@ -15,8 +15,8 @@ use imageproc::{
 use slate_engine::StepError;
 
 use crate::{
-    beats::ShotType,
-    mood::Mood,
+    library::beats::ShotType,
+    library::mood::Mood,
     spec::{parse_colour, Spec, HEIGHT, WIDTH},
 };
 

@@ -1,7 +1,7 @@
 //! The five archetypes: beat templates with the durations they suit, the mood they carry and
 //! the story they tell. An archetype's id is a durable name.
 
-use crate::mood::Mood;
+use crate::library::mood::Mood;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Archetype {
@@ -114,7 +114,7 @@ pub fn for_mood(mood: Mood) -> &'static Archetype {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::beats;
+    use crate::library::beats;
 
     #[test]
     fn templates_use_library_beats_and_last_as_long_as_the_pipeline_says() {

@@ -7,8 +7,9 @@ use std::path::Path;
 use slate_engine::StepError;
 
 use crate::{
-    beats::Camera,
-    ffmpeg, motion,
+    library::beats::Camera,
+    media::ffmpeg,
+    media::motion,
     spec::{CHUNK_SECONDS, FPS, HEIGHT, WIDTH},
     storage::MediaStore,
 };
@@ -118,9 +119,9 @@ mod tests {
 
     use super::*;
     use crate::{
-        beats::LIBRARY,
+        library::beats::LIBRARY,
+        media::storyboard,
         plan::{self, Request},
-        storyboard,
     };
 
     /// How far apart two frames are, as the mean difference of their pixels.

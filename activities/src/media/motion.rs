@@ -3,7 +3,7 @@
 //! down; orbits and handheld shots sway slowly; whip pans and fast cuts move fast; a reveal pulls
 //! back; static shots hold.
 
-use crate::{beats::Camera, spec::FPS};
+use crate::{library::beats::Camera, spec::FPS};
 
 /// Frames in a clip.
 pub const FRAMES: u32 = crate::spec::CHUNK_SECONDS * FPS;

@@ -3,7 +3,7 @@
 
 use slate_engine::StepError;
 
-use crate::{ffmpeg, storage::MediaStore};
+use crate::{media::ffmpeg, storage::MediaStore};
 
 pub async fn stitch(store: &MediaStore, clips: &[String], out_key: &str) -> Result<(), StepError> {
     let mut list = String::new();

@@ -7,7 +7,7 @@ use std::f32::consts::TAU;
 
 use slate_engine::StepError;
 
-use crate::{ffmpeg, mood::Mood, storage::MediaStore};
+use crate::{library::mood::Mood, media::ffmpeg, storage::MediaStore};
 
 pub const SAMPLE_RATE: u32 = 44_100;
 

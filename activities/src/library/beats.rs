@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::category::Category::{self, *};
+use crate::library::category::Category::{self, *};
 
 /// Where a beat usually stands in an ad.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
