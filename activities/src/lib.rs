@@ -3,6 +3,7 @@
 //! media storage. It knows nothing of HTTP.
 
 pub mod cost;
+pub mod failure;
 pub mod library;
 pub mod media;
 pub mod phase;

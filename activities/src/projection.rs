@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use slate_engine::{Hook, HookError, RunId, Transition, TransitionKind};
 use sqlx::{types::Json, PgConnection};
 
-use crate::{phase::Phase, plan::Request, production::Production};
+use crate::{failure::public_error, phase::Phase, plan::Request, production::Production};
 
 /// Writes a video's row for a new run, in the admitting transaction.
 pub async fn insert_using(
@@ -142,7 +142,7 @@ async fn apply(conn: &mut PgConnection, transition: &Transition<'_>) -> Result<(
                  WHERE id = $1",
             )
             .bind(id)
-            .bind(format!("{} failed: {}", error.step, error.message))
+            .bind(public_error(&error.step, &error.code))
             .execute(&mut *conn)
             .await?;
         }

@@ -1,7 +1,7 @@
 //! A video's status changes, read from its run's history: each status the projection went
 //! through, with the id of the event that moved it. The events stream replays and follows these.
 
-use slate_activities::phase::Phase;
+use slate_activities::{failure::public_error, phase::Phase};
 use slate_engine::{Event, EventKind};
 
 /// A video's status at one point of its history.
@@ -74,12 +74,12 @@ impl Tracker {
                 let detail = event.detail.as_ref();
                 let text = |key| detail.and_then(|d| d.get(key)).and_then(|v| v.as_str());
                 let step = text("step").or(event.step.as_deref()).unwrap_or("a phase");
-                let message = text("message").unwrap_or("unknown error");
+                let code = text("code").unwrap_or("unknown");
                 Some(Snapshot {
                     status: "failed".into(),
                     progress: None,
                     current_phase: current.and_then(|c| c.current_phase),
-                    error: Some(format!("{step} failed: {message}")),
+                    error: Some(public_error(step, code)),
                 })
             }
             EventKind::Cancelled => Some(Snapshot {
@@ -114,7 +114,7 @@ mod tests {
             attempt: None,
             worker_id: None,
             detail: (kind == EventKind::RunFailed)
-                .then(|| json!({"step": "adding_music", "message": "no track"})),
+                .then(|| json!({"step": "adding_music", "code": "provider_rejected", "message": "HTTP 422: no track"})),
             at: Utc::now(),
         }
     }

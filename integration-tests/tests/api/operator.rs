@@ -33,9 +33,9 @@ async fn an_operator_replays_a_run_that_failed_adding_music_without_redoing_the_
     .await;
     let id = app.generate("15s ad for a watch").await;
     let failed = app.wait_for_status(&id, "failed").await;
-    assert!(
-        failed["error"].as_str().unwrap().contains("adding_music"),
-        "{failed}"
+    assert_eq!(
+        failed["error"], "adding_music failed: the model refused the request (provider_rejected)",
+        "the client sees a message written for clients, not the provider's: {failed}"
     );
 
     let (_, listed) = admin(
@@ -102,6 +102,14 @@ async fn an_operator_replays_a_run_that_failed_adding_music_without_redoing_the_
         "phases 1-4 ran once, before the replay"
     );
     let events = history["events"].as_array().unwrap();
+    assert!(
+        events.iter().any(|e| e["kind"] == "run_failed"
+            && e["detail"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("duration too long")),
+        "the provider's own text stays in the operators' history"
+    );
     let replayed_at = events.iter().position(|e| e["kind"] == "replayed").unwrap();
     let started_after: Vec<&str> = events[replayed_at..]
         .iter()

@@ -46,6 +46,14 @@ async fn makes_videos_of(archetype: &str, creativities: [f64; 2]) {
             assert_eq!((image.width(), image.height()), (1280, 720));
         }
 
+        let served = files_under(&h.path(&format!("videos/{run}")));
+        assert!(
+            served
+                .iter()
+                .all(|f| f.extension().is_none_or(|e| e != "txt")),
+            "the stitch list, with the server's paths, is not in the served media: {served:?}"
+        );
+
         let video = probe(&h.path(production.final_video.as_deref().unwrap())).await;
         assert!(
             (video.duration - duration as f64).abs() <= 0.1,
@@ -144,4 +152,18 @@ async fn a_video_over_its_budget_fails_before_spending() {
     assert_eq!(row["status"], "failed");
     assert_eq!(row["progress"], serde_json::Value::Null);
     h.db.drop().await;
+}
+
+/// Every file under `folder`, at any depth.
+fn files_under(folder: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(folder).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(files_under(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
 }
