@@ -8,8 +8,8 @@ use std::{
 };
 
 use chrono::{DateTime, Utc};
-use slate_activities::phase::Phase;
-use sqlx::PgPool;
+use slate_activities::{phase::Phase, pipeline::WORKFLOW};
+use slate_engine::Engine;
 
 /// Seconds a phase takes when no recent video says otherwise.
 fn default_seconds(phase: Phase) -> f64 {
@@ -26,17 +26,9 @@ fn default_seconds(phase: Phase) -> f64 {
 pub struct PhaseLengths(HashMap<String, f64>);
 
 impl PhaseLengths {
-    pub async fn recent(pool: &PgPool) -> sqlx::Result<Self> {
-        let medians = sqlx::query_as(
-            "SELECT step, percentile_cont(0.5) WITHIN GROUP (ORDER BY seconds)
-             FROM (SELECT c.step, extract(epoch FROM c.completed_at - c.started_at)::float8 AS seconds,
-                          row_number() OVER (PARTITION BY c.step ORDER BY c.completed_at DESC) AS n
-                   FROM checkpoints c JOIN runs r ON r.id = c.run_id
-                   WHERE r.workflow = 'video' AND c.completed_at > now() - interval '1 day') recent
-             WHERE n <= 50 GROUP BY step",
-        )
-        .fetch_all(pool)
-        .await?;
+    pub async fn recent(engine: &Engine) -> slate_engine::Result<Self> {
+        let day = Duration::from_secs(24 * 60 * 60);
+        let medians = engine.step_medians(WORKFLOW, day, 50).await?;
         Ok(Self(medians.into_iter().collect()))
     }
 
@@ -82,13 +74,13 @@ pub struct PhaseLengthsCache {
 }
 
 impl PhaseLengthsCache {
-    pub async fn get(&self, pool: &PgPool) -> sqlx::Result<Arc<PhaseLengths>> {
+    pub async fn get(&self, engine: &Engine) -> slate_engine::Result<Arc<PhaseLengths>> {
         if let Some((read_at, lengths)) = &*self.cached.lock().expect("cache lock") {
             if read_at.elapsed() < FRESH {
                 return Ok(lengths.clone());
             }
         }
-        let lengths = Arc::new(PhaseLengths::recent(pool).await?);
+        let lengths = Arc::new(PhaseLengths::recent(engine).await?);
         *self.cached.lock().expect("cache lock") = Some((Instant::now(), lengths.clone()));
         Ok(lengths)
     }

@@ -20,16 +20,13 @@ pub struct Video {
     pub stitched_key: Option<String>,
     pub final_key: Option<String>,
     pub error: Option<String>,
-    /// When the step now running was leased; `None` while no step runs.
-    pub phase_started_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub completed_at: Option<DateTime<Utc>>,
 }
 
 const COLUMNS: &str =
     "id, status::text AS status, progress, current_phase, request, spec, cost_breakdown,
-    storyboard_keys, chunk_keys, stitched_key, final_key, error, created_at, completed_at,
-    (SELECT leased_at FROM tasks WHERE tasks.run_id = videos.id) AS phase_started_at";
+    storyboard_keys, chunk_keys, stitched_key, final_key, error, created_at, completed_at";
 
 impl Video {
     pub fn is_finished(&self) -> bool {

@@ -3,6 +3,7 @@
 
 use std::{sync::Arc, time::Duration};
 
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::{postgres::PgListener, PgPool};
 
@@ -19,6 +20,7 @@ use crate::{
     scheduler::{Scheduler, SchedulerConfig},
     schema::MIGRATOR,
     start::{NewRun, StartOptions, Started, Starter},
+    stats::{self, Stats},
     workflow::Workflow,
 };
 
@@ -145,6 +147,27 @@ impl Engine {
     /// What this process's workers have measured.
     pub fn metrics(&self) -> &Metrics {
         &self.metrics
+    }
+
+    /// The engine's figures across the whole database: runs by state, the queue, live workers.
+    pub async fn stats(&self) -> Result<Stats> {
+        stats::stats(&self.pool).await
+    }
+
+    /// The median length in seconds of each step of `workflow`, over its last `last` checkpoints
+    /// committed within `within`; a step with none is left out.
+    pub async fn step_medians(
+        &self,
+        workflow: &str,
+        within: Duration,
+        last: i64,
+    ) -> Result<Vec<(String, f64)>> {
+        stats::step_medians(&self.pool, workflow, within, last).await
+    }
+
+    /// When the attempt of `run_id`'s current step was leased; `None` while no step of it runs.
+    pub async fn step_started_at(&self, run_id: RunId) -> Result<Option<DateTime<Utc>>> {
+        stats::step_started_at(&self.pool, run_id).await
     }
 
     pub async fn checkpoints(&self, run_id: RunId) -> Result<Vec<Checkpoint>> {

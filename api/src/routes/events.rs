@@ -100,7 +100,7 @@ async fn follow(
             }
             let lengths = match &mut lengths {
                 Some(lengths) => lengths,
-                None => lengths.insert(state.phase_lengths.get(&state.pool).await?),
+                None => lengths.insert(state.phase_lengths.get(&state.engine).await?),
             };
             let status = VideoStatus {
                 video_id,

@@ -62,14 +62,13 @@ async fn database(state: &AppState, registry: &mut Registry) -> Result<(), ApiEr
             .fetch_all(&state.pool)
             .await
     };
-    let runs = by_status(
-        "state",
-        counts(
-            "SELECT s::text, count(r.id) FROM unnest(enum_range(NULL::run_state)) s
-             LEFT JOIN runs r ON r.state = s GROUP BY s",
-        )
-        .await?,
-    );
+    let stats = state.engine.stats().await?;
+    let runs = stats
+        .runs
+        .iter()
+        .map(|(run_state, count)| (run_state.as_str().to_owned(), *count))
+        .collect();
+    let runs = by_status("state", runs);
     registry.register("slate_runs", "Runs by state", runs);
     let videos = by_status(
         "status",
@@ -81,16 +80,6 @@ async fn database(state: &AppState, registry: &mut Registry) -> Result<(), ApiEr
     );
     registry.register("slate_videos", "Videos by status", videos);
 
-    let (due, leased, oldest, workers): (i64, i64, f64, i64) = sqlx::query_as(
-        "SELECT count(*) FILTER (WHERE lease_owner IS NULL AND run_at <= now()),
-                count(*) FILTER (WHERE lease_owner IS NOT NULL),
-                coalesce(extract(epoch FROM now() - min(run_at)
-                         FILTER (WHERE lease_owner IS NULL AND run_at <= now())), 0)::float8,
-                (SELECT count(*) FROM workers WHERE state = 'active')
-         FROM tasks",
-    )
-    .fetch_one(&state.pool)
-    .await?;
     let gauge = |value: i64| {
         let gauge = Gauge::<i64>::default();
         gauge.set(value);
@@ -99,15 +88,15 @@ async fn database(state: &AppState, registry: &mut Registry) -> Result<(), ApiEr
     registry.register(
         "slate_tasks_due",
         "Steps due to run that no worker has claimed yet (the queue's depth)",
-        gauge(due),
+        gauge(stats.tasks_due),
     );
     registry.register(
         "slate_tasks_leased",
         "Steps leased to a worker",
-        gauge(leased),
+        gauge(stats.tasks_leased),
     );
     let age = Gauge::<f64, std::sync::atomic::AtomicU64>::default();
-    age.set(oldest);
+    age.set(stats.oldest_due_seconds);
     registry.register_with_unit(
         "slate_oldest_due_task_age",
         "How long the oldest unclaimed due step has waited",
@@ -117,7 +106,7 @@ async fn database(state: &AppState, registry: &mut Registry) -> Result<(), ApiEr
     registry.register(
         "slate_workers_active",
         "Registered live workers",
-        gauge(workers),
+        gauge(stats.workers_active),
     );
     Ok(())
 }

@@ -2,6 +2,7 @@
 
 use actix_web::{web, HttpResponse};
 use serde::Serialize;
+use slate_engine::RunId;
 use uuid::Uuid;
 
 use crate::{
@@ -31,8 +32,9 @@ pub async fn status(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let video = find_video(&state.pool, &path).await?;
-    let lengths = state.phase_lengths.get(&state.pool).await?;
-    let elapsed = eta::elapsed(video.phase_started_at);
+    let lengths = state.phase_lengths.get(&state.engine).await?;
+    let started = state.engine.step_started_at(RunId(video.id)).await?;
+    let elapsed = eta::elapsed(started);
     Ok(HttpResponse::Ok().json(VideoStatus {
         video_id: video.id,
         estimated_time_remaining: lengths.remaining(&video.status, elapsed),

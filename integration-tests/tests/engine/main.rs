@@ -15,3 +15,4 @@ mod replay;
 mod retries;
 mod scale;
 mod start;
+mod stats;
