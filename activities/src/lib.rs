@@ -10,7 +10,7 @@ pub mod phase;
 pub mod pipeline;
 pub mod plan;
 pub mod production;
-pub mod projection;
 pub mod providers;
 pub mod spec;
 pub mod storage;
+pub mod video;

@@ -1,4 +1,6 @@
-//! The phases of the pipeline: their durable step names and the progress shown when each starts.
+//! The phases of the pipeline, and what each one's facts are: its durable step name (also the
+//! status shown while it runs), its timeout, the progress shown when it starts, and how long it
+//! takes when no recent video says otherwise.
 
 /// A phase of the video pipeline, in order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,6 +42,31 @@ impl Phase {
             Phase::AddingMusic => 120,
         };
         std::time::Duration::from_secs(seconds)
+    }
+
+    /// Its place in [`Phase::ALL`].
+    pub fn index(self) -> usize {
+        Phase::ALL
+            .iter()
+            .position(|p| *p == self)
+            .expect("every phase is in ALL")
+    }
+
+    /// The phase after this one, if any.
+    pub fn next(self) -> Option<Phase> {
+        Phase::ALL.get(self.index() + 1).copied()
+    }
+
+    /// Seconds the phase takes with the embedded providers, for time estimates before recent
+    /// videos have measured it.
+    pub fn typical_seconds(self) -> f64 {
+        match self {
+            Phase::Planning => 1.0,
+            Phase::Storyboarding => 2.0,
+            Phase::GeneratingChunks => 15.0,
+            Phase::Stitching => 1.0,
+            Phase::AddingMusic => 2.0,
+        }
     }
 
     /// The phase whose step has this name.

@@ -14,8 +14,8 @@ use slate_activities::plan::Request;
 use slate_engine::{Engine, Workflow};
 
 use crate::{
-    error::ApiError, eta::PhaseLengthsCache, feed::Feed, openapi, routes, state::AppState,
-    videos::MediaUrls,
+    error::ApiError, eta::PhaseLengthsCache, feed::Feed, media_urls::MediaUrls, openapi, routes,
+    state::AppState,
 };
 
 /// The largest body accepted.

@@ -8,19 +8,8 @@ use std::{
 };
 
 use chrono::{DateTime, Utc};
-use slate_activities::{phase::Phase, pipeline::WORKFLOW};
+use slate_activities::{phase::Phase, pipeline::WORKFLOW, video::VideoStatus};
 use slate_engine::Engine;
-
-/// Seconds a phase takes when no recent video says otherwise.
-fn default_seconds(phase: Phase) -> f64 {
-    match phase {
-        Phase::Planning => 1.0,
-        Phase::Storyboarding => 2.0,
-        Phase::GeneratingChunks => 15.0,
-        Phase::Stitching => 1.0,
-        Phase::AddingMusic => 2.0,
-    }
-}
 
 /// The median length of each phase over the last 50 videos of the past day.
 pub struct PhaseLengths(HashMap<String, f64>);
@@ -36,17 +25,17 @@ impl PhaseLengths {
         self.0
             .get(phase.name())
             .copied()
-            .unwrap_or_else(|| default_seconds(phase))
+            .unwrap_or_else(|| phase.typical_seconds())
     }
 
     /// Whole seconds left for a video in `status`, whose current phase has run `elapsed` seconds;
     /// `None` once the video is finished.
-    pub fn remaining(&self, status: &str, elapsed: f64) -> Option<i64> {
-        if matches!(status, "complete" | "failed" | "cancelled") {
+    pub fn remaining(&self, status: VideoStatus, elapsed: f64) -> Option<i64> {
+        if status.is_finished() {
             return None;
         }
-        let current = Phase::named(status);
-        let from = current.map_or(0, |p| Phase::ALL.iter().position(|q| *q == p).unwrap_or(0));
+        let current = status.phase();
+        let from = current.map_or(0, Phase::index);
         let seconds: f64 = Phase::ALL[from..]
             .iter()
             .enumerate()
@@ -100,12 +89,13 @@ mod tests {
     #[test]
     fn remaining_counts_the_rest_of_the_current_phase_and_every_later_one() {
         let lengths = PhaseLengths(HashMap::new());
-        assert_eq!(lengths.remaining("queued", 0.0), Some(21));
+        let making = VideoStatus::Making;
+        assert_eq!(lengths.remaining(VideoStatus::Queued, 0.0), Some(21));
         assert_eq!(
-            lengths.remaining("generating_chunks", 5.0),
+            lengths.remaining(making(Phase::GeneratingChunks), 5.0),
             Some(10 + 1 + 2)
         );
-        assert_eq!(lengths.remaining("adding_music", 10.0), Some(0));
-        assert_eq!(lengths.remaining("complete", 0.0), None);
+        assert_eq!(lengths.remaining(making(Phase::AddingMusic), 10.0), Some(0));
+        assert_eq!(lengths.remaining(VideoStatus::Complete, 0.0), None);
     }
 }

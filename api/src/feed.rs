@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use slate_activities::projection::VIDEOS_CHANNEL;
+use slate_activities::video::VIDEOS_CHANNEL;
 use sqlx::{postgres::PgListener, postgres::PgPoolOptions, PgPool};
 use tokio::sync::broadcast;
 use uuid::Uuid;

@@ -5,7 +5,7 @@ use slate_activities::plan::Request;
 use slate_engine::{Engine, Workflow};
 use sqlx::PgPool;
 
-use crate::{eta::PhaseLengthsCache, feed::Feed, videos::MediaUrls};
+use crate::{eta::PhaseLengthsCache, feed::Feed, media_urls::MediaUrls};
 
 /// What every request handler shares.
 pub struct AppState {

@@ -18,7 +18,6 @@ use crate::{
     registry::Registry,
     run::{self, Checkpoint, RunSummary},
     scheduler::{Scheduler, SchedulerConfig},
-    schema::MIGRATOR,
     start::{NewRun, StartOptions, Started, Starter},
     stats::{self, Stats},
     workflow::Workflow,
@@ -82,12 +81,6 @@ impl Engine {
     #[cfg(feature = "pause-points")]
     pub fn pause_points(&self) -> &PausePoints {
         &self.pauses
-    }
-
-    /// Applies the schema's migrations that the database has not seen yet.
-    pub async fn migrate(&self) -> Result<()> {
-        MIGRATOR.run(&self.pool).await?;
-        Ok(())
     }
 
     /// A scheduler; start it with [`Scheduler::run`].

@@ -55,7 +55,7 @@ pub use metrics::Metrics;
 pub use retry::RetryPolicy;
 pub use run::{Checkpoint, RunSummary};
 pub use scheduler::{Rescue, Scheduler, SchedulerConfig};
-pub use schema::MIGRATOR;
+pub use schema::migrate;
 pub use start::{start_using, StartOptions, Started};
 pub use stats::Stats;
 pub use step_error::StepError;

@@ -5,7 +5,10 @@ use std::sync::Arc;
 
 use crate::database::TestDatabase;
 use serde_json::{json, Value};
-use slate_activities::pipeline::{self, Pipeline, Providers};
+use slate_activities::{
+    pipeline::{self, Pipeline},
+    providers::Providers,
+};
 use slate_api::app::{Application, Settings};
 use slate_engine::{Engine, WorkerConfig};
 use tokio_util::sync::CancellationToken;
@@ -40,7 +43,7 @@ impl Default for Options {
             workers: false,
             worker: WorkerConfig::default(),
             pool_size: 20,
-            providers: Providers::default(),
+            providers: Providers::embedded().expect("the embedded providers"),
             max_queued: 1000,
             admin_token: Some(ADMIN_TOKEN.into()),
         }
@@ -60,7 +63,7 @@ pub async fn spawn_app(workers: bool) -> TestApp {
 pub async fn spawn_app_with(options: Options) -> TestApp {
     let db = TestDatabase::with_pool_size(options.pool_size).await;
     let media = tempfile::tempdir().unwrap();
-    let pipeline = Pipeline::new(media.path(), 2, options.providers).unwrap();
+    let pipeline = Pipeline::new(media.path(), 2, options.providers);
     let workflow = pipeline::workflow(Arc::new(pipeline));
     let engine = Engine::builder(db.pool.clone()).register(&workflow).build();
     let settings = Settings {

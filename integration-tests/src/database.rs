@@ -1,5 +1,5 @@
-//! A fresh database per test on the server named by `DATABASE_URL`, migrated, and dropped at
-//! the end of the test.
+//! A fresh database per test on the server named by `DATABASE_URL`, migrated (the engine's schema,
+//! then the video's), and dropped at the end of the test.
 
 use std::str::FromStr;
 
@@ -48,6 +48,18 @@ impl TestDatabase {
     }
 
     pub async fn with_pool_size(connections: u32) -> Self {
+        let db = Self::unmigrated(connections).await;
+        slate_engine::migrate(&db.pool)
+            .await
+            .expect("migrate the engine's schema");
+        slate_activities::video::migrate(&db.pool)
+            .await
+            .expect("migrate the video's schema");
+        db
+    }
+
+    /// A database of its own with no schema at all.
+    pub async fn unmigrated(connections: u32) -> Self {
         let server_url = server_url();
         let server = PgConnectOptions::from_str(&server_url)
             .expect("DATABASE_URL is not a PostgreSQL URL")
@@ -67,10 +79,6 @@ impl TestDatabase {
             .connect_with(server.clone().database(&name))
             .await
             .expect("connect to the test database");
-        slate_engine::MIGRATOR
-            .run(&pool)
-            .await
-            .expect("migrate the test database");
         Self {
             name,
             url,

@@ -4,7 +4,15 @@
 use std::time::Duration;
 
 use serde_json::json;
-use slate_activities::pipeline::{CloudModel, Providers};
+use std::sync::Arc;
+
+use slate_activities::{
+    cost::Prices,
+    providers::{
+        predictions::{PredictionModel, PredictionMusic},
+        Providers,
+    },
+};
 use wiremock::{
     matchers::{method, path},
     Mock, MockServer, ResponseTemplate,
@@ -60,10 +68,11 @@ pub async fn flaky(server: &MockServer) -> Providers {
         .await;
     let api = predictions::client(&server.uri(), Duration::from_secs(30));
     Providers {
-        music: Some(CloudModel {
+        music: Arc::new(PredictionMusic(PredictionModel {
             api,
             model: "meta/musicgen".into(),
-        }),
-        ..Providers::default()
+            price: Prices::REFERENCE_CLOUD.per_track,
+        })),
+        ..Providers::embedded().unwrap()
     }
 }

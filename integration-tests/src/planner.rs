@@ -4,7 +4,10 @@
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use slate_activities::providers::{openai::OpenAiPlanner, Secret};
+use slate_activities::{
+    cost::Prices,
+    providers::{openai::OpenAiPlanner, Secret},
+};
 use wiremock::{
     matchers::{method, path},
     Mock, MockServer, ResponseTemplate,
@@ -46,5 +49,6 @@ pub fn client(server: &MockServer) -> OpenAiPlanner {
         base_url: format!("{}/v1", server.uri()),
         model: "planner".into(),
         api_key: Secret::new("sk-test"),
+        price: Prices::REFERENCE_CLOUD.per_plan,
     }
 }

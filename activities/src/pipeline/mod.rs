@@ -5,93 +5,19 @@
 
 use std::{future::Future, sync::Arc};
 
-use ab_glyph::FontArc;
 use slate_engine::{Step, StepContext, StepError, Workflow};
 
 use self::phases::{adding_music, generating_chunks, planning, stitching, storyboarding};
-use crate::{
-    cost::Prices,
-    media::storyboard,
-    phase::Phase,
-    plan::Request,
-    production::Production,
-    projection::Projection,
-    providers::{openai::OpenAiPlanner, replicate::Replicate},
-    storage::MediaStore,
-};
+use crate::{phase::Phase, plan::Request, production::Production, video::Projection};
 
-mod media;
 mod phases;
+mod shared;
+
+pub use shared::Pipeline;
 
 /// The workflow's durable name and version.
 pub const WORKFLOW: &str = "video";
 pub const VERSION: i32 = 1;
-
-/// What the steps share: where media go, which providers make what, what things cost, how many
-/// clips render at once.
-pub struct Pipeline {
-    pub store: MediaStore,
-    pub parallel_chunks: usize,
-    pub font: FontArc,
-    pub providers: Providers,
-}
-
-/// The cloud providers configured; a phase without one uses its embedded provider.
-#[derive(Debug, Clone, Default)]
-pub struct Providers {
-    pub planner: Option<OpenAiPlanner>,
-    pub images: Option<CloudModel>,
-    pub clips: Option<CloudModel>,
-    pub music: Option<CloudModel>,
-    /// The cloud providers' prices (the embedded ones cost nothing); the reference ones when unset.
-    pub prices: Option<Prices>,
-}
-
-/// A model of the predictions API.
-#[derive(Debug, Clone)]
-pub struct CloudModel {
-    pub api: Replicate,
-    /// `owner/name`.
-    pub model: String,
-}
-
-impl Providers {
-    /// What each phase costs with these providers.
-    pub fn prices(&self) -> Prices {
-        let cloud = self.prices.unwrap_or(Prices::REFERENCE_CLOUD);
-        let price = |configured: bool, price: f64| if configured { price } else { 0.0 };
-        Prices {
-            per_plan: price(self.planner.is_some(), cloud.per_plan),
-            per_image: price(self.images.is_some(), cloud.per_image),
-            per_chunk: price(self.clips.is_some(), cloud.per_chunk),
-            per_track: price(self.music.is_some(), cloud.per_track),
-        }
-    }
-}
-
-impl Pipeline {
-    /// A pipeline keeping media under `media_dir`, with `providers` (embedded where none).
-    pub fn new(
-        media_dir: impl Into<std::path::PathBuf>,
-        parallel_chunks: usize,
-        providers: Providers,
-    ) -> Result<Self, StepError> {
-        Ok(Self {
-            store: MediaStore::new(media_dir),
-            parallel_chunks,
-            font: storyboard::load_font()?,
-            providers,
-        })
-    }
-
-    /// The embedded providers only: free and offline.
-    pub fn embedded(
-        media_dir: impl Into<std::path::PathBuf>,
-        parallel_chunks: usize,
-    ) -> Result<Self, StepError> {
-        Self::new(media_dir, parallel_chunks, Providers::default())
-    }
-}
 
 /// The video workflow, its projection kept by its hook.
 pub fn workflow(pipeline: Arc<Pipeline>) -> Workflow<Request> {

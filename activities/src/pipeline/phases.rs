@@ -3,24 +3,18 @@
 
 use std::{collections::BTreeMap, sync::Arc};
 
-use base64::{engine::general_purpose::STANDARD as BASE64, Engine as _};
 use futures::{stream, StreamExt, TryStreamExt};
-use serde_json::json;
 use slate_engine::{StepContext, StepError};
 
-use super::{
-    media::{cloud_output, cloud_still, embedded_still, read},
-    Pipeline,
-};
+use super::shared::Pipeline;
 use crate::{
     cost::default_budget,
     library::beats,
-    media::chunks,
-    media::music,
-    media::stitch,
+    media::{music, stitch},
     phase::Phase,
     plan::{self, Request},
     production::{afford, Production},
+    providers::ClipJob,
     spec::CHUNK_SECONDS,
 };
 
@@ -35,10 +29,7 @@ pub(super) async fn planning(
         .unwrap_or_else(|| default_budget(duration));
     let cost = pipeline.providers.prices().phase(Phase::Planning, None);
     afford(0.0, cost, budget, Phase::Planning)?;
-    let spec = match &pipeline.providers.planner {
-        Some(planner) => planner.plan(&request).await?,
-        None => plan::embedded(&request),
-    };
+    let spec = pipeline.providers.planner.plan(&request).await?;
     spec.validate()
         .map_err(|e| StepError::permanent("invalid_plan", e.to_string()))?;
     let budget = request
@@ -72,12 +63,10 @@ pub(super) async fn storyboarding(
         let key = media_key(ctx, &format!("stills/beat-{:02}.png", index + 1));
         let still = ctx
             .memo(&format!("still-{:02}", index + 1), async {
-                match &pipeline.providers.images {
-                    Some(cloud) => {
-                        cloud_still(ctx, &pipeline, cloud, &production.spec, index, &key).await?
-                    }
-                    None => embedded_still(&pipeline, &production.spec, index, &key).await?,
-                }
+                let images = &pipeline.providers.images;
+                images
+                    .still(ctx, &pipeline.store, &production.spec, index, &key)
+                    .await?;
                 Ok(key.clone())
             })
             .await?;
@@ -153,22 +142,21 @@ async fn render_beat(
         let camera = beats::find(&production.spec.beats[clip.beat].id)
             .map_or(beats::Camera::Static, |b| b.camera);
         let prompt = &production.spec.beats[clip.beat].prompt;
+        let job = ClipJob {
+            name: &name,
+            prompt,
+            camera,
+            start: &start,
+            clip: &clip_key,
+            last_frame: &last_key,
+        };
         let key = ctx
             .memo(&name, async {
-                match &pipeline.providers.clips {
-                    Some(cloud) => {
-                        let image = read(pipeline, &start).await?;
-                        let input = json!({
-                            "prompt": prompt,
-                            "first_frame_image": format!("data:image/png;base64,{}", BASE64.encode(image)),
-                            "duration": CHUNK_SECONDS,
-                        });
-                        let source = format!("{clip_key}.source");
-                        cloud_output(ctx, pipeline, cloud, &name, &input, &source).await?;
-                        chunks::normalize(&pipeline.store, &source, &clip_key, &last_key).await?;
-                    }
-                    None => chunks::render(&pipeline.store, &start, camera, &clip_key, &last_key).await?,
-                }
+                pipeline
+                    .providers
+                    .clips
+                    .clip(ctx, &pipeline.store, job)
+                    .await?;
                 Ok(clip_key.clone())
             })
             .await?;
@@ -202,23 +190,16 @@ pub(super) async fn adding_music(
         .clone()
         .ok_or_else(|| StepError::permanent("no_video", "stitching left no video"))?;
     let (mood, seconds) = (production.spec.style.mood, production.spec.duration);
-    let music_key = match &pipeline.providers.music {
-        Some(cloud) => {
-            let input = json!({"prompt": music::description(mood), "duration": seconds});
-            let key = media_key(ctx, "music.source");
-            cloud_output(ctx, &pipeline, cloud, "track", &input, &key).await?;
-            key
-        }
-        None => {
-            let key = media_key(ctx, "music.wav");
-            let compose = move || music::wav(&music::compose(mood, seconds as f32));
-            let wav = tokio::task::spawn_blocking(compose)
-                .await
-                .map_err(|e| StepError::retryable("compose", e.to_string()))?;
-            pipeline.store.put(&key, &wav).await?;
-            key
-        }
-    };
+    let music = &pipeline.providers.music;
+    let music_key = music
+        .track(
+            ctx,
+            &pipeline.store,
+            mood,
+            seconds,
+            &media_key(ctx, "music"),
+        )
+        .await?;
     let key = media_key(ctx, "final.mp4");
     music::mux(&pipeline.store, &stitched, &music_key, seconds, &key).await?;
     production.final_video = Some(key);

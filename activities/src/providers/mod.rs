@@ -1,10 +1,132 @@
-//! Cloud providers, opt-in by configuration: an OpenAI-compatible chat API for planning and a
-//! Replicate-style predictions API for stills, clips and music. Failures are classified for the
-//! engine: 429 (honouring Retry-After), 5xx and timeouts are retryable; other 4xx are permanent.
-//! API keys are [`Secret`]s, never printed.
+//! The providers that make each phase's media, one trait per kind: a [`Planner`], an
+//! [`ImageModel`], a [`VideoModel`] and a [`MusicModel`]. Each kind has an embedded provider
+//! (offline and free, [`embedded`]) and a cloud one, opt-in by configuration: an OpenAI-compatible
+//! chat API plans ([`openai`]), models of a Replicate-style predictions API draw, film and score
+//! ([`predictions`]). [`Providers`] holds the one chosen for each kind, once, at start-up.
+//!
+//! Cloud failures are classified for the engine: 429 (honouring Retry-After), 5xx and timeouts are
+//! retryable; other 4xx are permanent. API keys are [`Secret`]s, never printed.
 
+pub mod embedded;
 pub mod http;
 pub mod openai;
+pub mod predictions;
 pub mod replicate;
 
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use slate_engine::{StepContext, StepError};
+
 pub use http::Secret;
+
+use crate::{
+    cost::Prices, library::beats::Camera, library::mood::Mood, plan::Request, spec::Spec,
+    storage::MediaStore,
+};
+
+/// Turns a client's request into a spec.
+#[async_trait]
+pub trait Planner: Send + Sync {
+    /// USD per plan.
+    fn price(&self) -> f64;
+
+    async fn plan(&self, request: &Request) -> Result<Spec, StepError>;
+}
+
+/// Draws the stills of the storyboard.
+#[async_trait]
+pub trait ImageModel: Send + Sync {
+    /// USD per still.
+    fn price(&self) -> f64;
+
+    /// Stores the still of beat `index` of `spec` as `key`: a 1280x720 PNG.
+    async fn still(
+        &self,
+        ctx: &StepContext,
+        store: &MediaStore,
+        spec: &Spec,
+        index: usize,
+        key: &str,
+    ) -> Result<(), StepError>;
+}
+
+/// One 5 s clip to film.
+#[derive(Debug, Clone, Copy)]
+pub struct ClipJob<'a> {
+    /// The clip's name within its step (`chunk-001`), for memos.
+    pub name: &'a str,
+    /// What the beat shows.
+    pub prompt: &'a str,
+    pub camera: Camera,
+    /// The key of the image the clip starts from.
+    pub start: &'a str,
+    /// Where the clip goes, and its last frame.
+    pub clip: &'a str,
+    pub last_frame: &'a str,
+}
+
+/// Films the clips.
+#[async_trait]
+pub trait VideoModel: Send + Sync {
+    /// USD per 5 s clip.
+    fn price(&self) -> f64;
+
+    /// Stores the clip as `job.clip` (1280x720, 30 fps, exactly 5 s, H.264 without sound) and
+    /// its last frame as `job.last_frame`.
+    async fn clip(
+        &self,
+        ctx: &StepContext,
+        store: &MediaStore,
+        job: ClipJob<'_>,
+    ) -> Result<(), StepError>;
+}
+
+/// Writes the soundtrack.
+#[async_trait]
+pub trait MusicModel: Send + Sync {
+    /// USD per track.
+    fn price(&self) -> f64;
+
+    /// Stores a track of `seconds` in `mood` under a key that starts with `stem`, and returns
+    /// that key.
+    async fn track(
+        &self,
+        ctx: &StepContext,
+        store: &MediaStore,
+        mood: Mood,
+        seconds: u32,
+        stem: &str,
+    ) -> Result<String, StepError>;
+}
+
+/// The provider of each kind, chosen at start-up.
+#[derive(Clone)]
+pub struct Providers {
+    pub planner: Arc<dyn Planner>,
+    pub images: Arc<dyn ImageModel>,
+    pub clips: Arc<dyn VideoModel>,
+    pub music: Arc<dyn MusicModel>,
+}
+
+impl Providers {
+    /// The embedded providers only: free and offline.
+    pub fn embedded() -> Result<Self, StepError> {
+        Ok(Self {
+            planner: Arc::new(embedded::EmbeddedPlanner),
+            images: Arc::new(embedded::EmbeddedImages::new()?),
+            clips: Arc::new(embedded::EmbeddedClips),
+            music: Arc::new(embedded::EmbeddedMusic),
+        })
+    }
+
+    /// What each phase costs with these providers.
+    pub fn prices(&self) -> Prices {
+        Prices {
+            per_plan: self.planner.price(),
+            per_image: self.images.price(),
+            per_chunk: self.clips.price(),
+            per_track: self.music.price(),
+        }
+    }
+}

@@ -4,11 +4,15 @@
 //! answer that is not a valid spec is sent back once with the reason; a second invalid answer
 //! fails planning for good.
 
+use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use slate_engine::StepError;
 
-use super::http::{checked, transport_error, Secret};
+use super::{
+    http::{checked, transport_error, Secret},
+    Planner,
+};
 use crate::{
     library::archetypes::ARCHETYPES,
     library::beats::{self, LIBRARY},
@@ -25,6 +29,8 @@ pub struct OpenAiPlanner {
     pub base_url: String,
     pub model: String,
     pub api_key: Secret,
+    /// USD per plan.
+    pub price: f64,
 }
 
 /// What the model answers.
@@ -45,8 +51,13 @@ struct AnswerBeat {
     prompt: String,
 }
 
-impl OpenAiPlanner {
-    pub async fn plan(&self, request: &Request) -> Result<Spec, StepError> {
+#[async_trait]
+impl Planner for OpenAiPlanner {
+    fn price(&self) -> f64 {
+        self.price
+    }
+
+    async fn plan(&self, request: &Request) -> Result<Spec, StepError> {
         let mut messages = vec![
             json!({"role": "system", "content": instructions()}),
             json!({"role": "user", "content": ask(request)}),
@@ -70,7 +81,9 @@ impl OpenAiPlanner {
             format!("the planner's answer was invalid twice: {problem}"),
         ))
     }
+}
 
+impl OpenAiPlanner {
     async fn complete(&self, messages: &[Value], creativity: f64) -> Result<String, StepError> {
         let body = json!({
             "model": self.model,
@@ -238,6 +251,7 @@ mod tests {
             base_url: format!("{}/v1", server.uri()),
             model: "planner-small".into(),
             api_key: Secret::new("sk-test"),
+            price: 0.02,
         }
     }
 

@@ -7,6 +7,7 @@ use anyhow::{bail, Context};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{json, Value};
+use slate_activities::video::VideoStatus;
 
 #[derive(Args)]
 pub struct ServerArgs {
@@ -72,10 +73,10 @@ pub(super) async fn answer(response: reqwest::Response) -> anyhow::Result<Value>
 
 /// Whether a status (the JSON of GET /api/status) is final: complete, failed or cancelled.
 pub(super) fn is_finished(status: &Value) -> bool {
-    matches!(
-        status["status"].as_str(),
-        Some("complete" | "failed" | "cancelled")
-    )
+    status["status"]
+        .as_str()
+        .and_then(|name| name.parse::<VideoStatus>().ok())
+        .is_some_and(VideoStatus::is_finished)
 }
 
 /// Everything about a video (GET /api/video/{id}).

@@ -1,14 +1,18 @@
 //! The cloud providers' configuration: each phase whose model is named uses its cloud provider;
 //! the others stay embedded.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use anyhow::Context;
 use clap::Args;
 use slate_activities::{
     cost::Prices,
-    pipeline::{CloudModel, Providers},
-    providers::{openai::OpenAiPlanner, replicate::Replicate, Secret},
+    providers::{
+        openai::OpenAiPlanner,
+        predictions::{PredictionClips, PredictionImages, PredictionModel, PredictionMusic},
+        replicate::Replicate,
+        Providers, Secret,
+    },
 };
 
 /// The cloud providers: each phase whose model is named uses it; the others stay embedded.
@@ -54,60 +58,55 @@ pub struct CloudArgs {
 }
 
 impl CloudArgs {
+    /// The embedded providers, each replaced by the cloud one configured for its kind.
     pub fn providers(&self) -> anyhow::Result<Providers> {
+        let mut providers = Providers::embedded()
+            .map_err(|e| anyhow::anyhow!("the embedded providers cannot start: {e}"))?;
         let client = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
             .timeout(Duration::from_secs(120))
             .build()?;
-        let planner = match &self.planner_model {
-            None => None,
-            Some(model) => Some(OpenAiPlanner {
+        if let Some(model) = &self.planner_model {
+            let api_key = self
+                .openai_api_key
+                .clone()
+                .context("SLATE_PLANNER_MODEL is set, so OPENAI_API_KEY must be too")?;
+            providers.planner = Arc::new(OpenAiPlanner {
                 client: client.clone(),
                 base_url: self.planner_url.clone(),
                 model: model.clone(),
-                api_key: Secret::new(
-                    self.openai_api_key
-                        .clone()
-                        .context("SLATE_PLANNER_MODEL is set, so OPENAI_API_KEY must be too")?,
-                ),
-            }),
-        };
-        let models = [&self.image_model, &self.video_model, &self.music_model];
-        let api = match (
-            models.iter().any(|m| m.is_some()),
-            &self.replicate_api_token,
-        ) {
-            (false, _) => None,
-            (true, None) => {
-                anyhow::bail!("a SLATE_*_MODEL is set, so REPLICATE_API_TOKEN must be too")
-            }
-            (true, Some(token)) => Some(Replicate {
-                client,
+                api_key: Secret::new(api_key),
+                price: self.price_plan,
+            });
+        }
+        let predictions = |model: &String, price: f64| -> anyhow::Result<PredictionModel> {
+            let token = self
+                .replicate_api_token
+                .clone()
+                .context("a SLATE_*_MODEL is set, so REPLICATE_API_TOKEN must be too")?;
+            let api = Replicate {
+                client: client.clone(),
                 base_url: self.replicate_url.clone(),
-                token: Secret::new(token.clone()),
+                token: Secret::new(token),
                 deadline: Duration::from_secs(300),
                 poll_from: Duration::from_millis(500),
                 poll_to: Duration::from_secs(5),
-            }),
-        };
-        let cloud = |model: &Option<String>| {
-            let api = api.clone()?;
-            Some(CloudModel {
+            };
+            Ok(PredictionModel {
                 api,
-                model: model.clone()?,
+                model: model.clone(),
+                price,
             })
         };
-        Ok(Providers {
-            planner,
-            images: cloud(&self.image_model),
-            clips: cloud(&self.video_model),
-            music: cloud(&self.music_model),
-            prices: Some(Prices {
-                per_plan: self.price_plan,
-                per_image: self.price_image,
-                per_chunk: self.price_chunk,
-                per_track: self.price_track,
-            }),
-        })
+        if let Some(model) = &self.image_model {
+            providers.images = Arc::new(PredictionImages(predictions(model, self.price_image)?));
+        }
+        if let Some(model) = &self.video_model {
+            providers.clips = Arc::new(PredictionClips(predictions(model, self.price_chunk)?));
+        }
+        if let Some(model) = &self.music_model {
+            providers.music = Arc::new(PredictionMusic(predictions(model, self.price_track)?));
+        }
+        Ok(providers)
     }
 }

@@ -97,13 +97,13 @@ struct PipelineArgs {
 impl PipelineArgs {
     fn workflow(&self) -> anyhow::Result<Workflow<Request>> {
         let providers = self.cloud.providers()?;
-        let pipeline = Pipeline::new(&self.media_dir, self.chunk_parallelism, providers)
-            .map_err(|e| anyhow::anyhow!("the pipeline cannot start: {e}"))?;
+        let pipeline = Pipeline::new(&self.media_dir, self.chunk_parallelism, providers);
         Ok(pipeline::workflow(Arc::new(pipeline)))
     }
 }
 
-/// Connects to the database and applies the migrations; the engine runs `workflows`.
+/// Connects to the database and applies the migrations (the engine's, then the video's); the
+/// engine runs `workflows`.
 pub async fn connect(
     args: &DatabaseArgs,
     workflows: &[Workflow<Request>],
@@ -114,11 +114,16 @@ pub async fn connect(
         .connect(&args.database_url)
         .await
         .context("cannot reach PostgreSQL at DATABASE_URL")?;
+    slate_engine::migrate(&pool)
+        .await
+        .context("the engine's migrations failed")?;
+    slate_activities::video::migrate(&pool)
+        .await
+        .context("the video's migrations failed")?;
     let engine = workflows
         .iter()
         .fold(Engine::builder(pool), |engine, w| engine.register(w))
         .build();
-    engine.migrate().await.context("migrations failed")?;
     Ok(engine)
 }
 

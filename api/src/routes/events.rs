@@ -6,15 +6,15 @@
 use std::time::Duration;
 
 use actix_web::{http::header, web, web::Bytes, HttpRequest, HttpResponse};
+use slate_activities::video::{video_find, Tracker};
 use slate_engine::RunId;
 use tokio::sync::{broadcast::error::RecvError, mpsc};
 use uuid::Uuid;
 
 use crate::{
     error::{ApiError, ErrorBody},
-    routes::{find_video, status::VideoStatus},
+    routes::{find_video, status::StatusView},
     state::AppState,
-    status_changes::Tracker,
 };
 
 /// How long a stream waits for news before it reads the history anyway and sends a keep-alive.
@@ -102,33 +102,23 @@ async fn follow(
                 Some(lengths) => lengths,
                 None => lengths.insert(state.phase_lengths.get(&state.engine).await?),
             };
-            let status = VideoStatus {
-                video_id,
-                estimated_time_remaining: lengths.remaining(&snapshot.status, 0.0),
-                status: snapshot.status,
-                progress: snapshot.progress,
-                current_phase: snapshot.current_phase,
-                error: snapshot.error,
-            };
+            let remaining = lengths.remaining(snapshot.status, 0.0);
+            let status = StatusView::new(video_id, snapshot, remaining);
             if frames.send(frame(event.id, &status)).await.is_err() {
                 return Ok(());
             }
         }
-        if tracker.current().is_some_and(|now| now.is_finished()) {
+        if tracker
+            .current()
+            .is_some_and(|now| now.status.is_finished())
+        {
             return Ok(());
         }
         if tracker.current().is_none() {
             // No history (trimmed by the retention): the projection still says where it stands.
-            let video = crate::videos::find(&state.pool, video_id).await?;
-            if let Some(video) = video.filter(|v| v.is_finished()) {
-                let status = VideoStatus {
-                    video_id,
-                    status: video.status,
-                    progress: video.progress,
-                    current_phase: video.current_phase,
-                    estimated_time_remaining: None,
-                    error: video.error,
-                };
+            let video = video_find(&state.pool, video_id).await?;
+            if let Some(video) = video.filter(|v| v.status.is_finished()) {
+                let status = StatusView::new(video_id, video.snapshot(), None);
                 let _ = frames.send(frame(0, &status)).await;
                 return Ok(());
             }
@@ -145,7 +135,7 @@ async fn follow(
 }
 
 /// One `status` event.
-fn frame(id: i64, status: &VideoStatus) -> Bytes {
+fn frame(id: i64, status: &StatusView) -> Bytes {
     let data = serde_json::to_string(status).expect("a status serializes");
     Bytes::from(format!("id: {id}\nevent: status\ndata: {data}\n\n"))
 }

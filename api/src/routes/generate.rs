@@ -3,7 +3,12 @@
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{Map, Value};
-use slate_activities::{library::archetypes, plan::Request, projection, spec::valid_duration};
+use slate_activities::{
+    library::archetypes,
+    plan::Request,
+    spec::valid_duration,
+    video::{video_find, video_insert, video_queue_is_full},
+};
 use slate_engine::{RunId, StartOptions};
 
 use serde::Serialize;
@@ -13,7 +18,6 @@ use uuid::Uuid;
 use crate::{
     error::{ApiError, ErrorBody},
     state::AppState,
-    videos,
 };
 
 const MAX_PROMPT_CHARS: usize = 1000;
@@ -70,7 +74,7 @@ pub async fn generate(
 ) -> Result<HttpResponse, ApiError> {
     let request = parse(&body)?;
     let key = idempotency_key(&http)?;
-    if videos::queue_is_full(&state.pool, state.max_queued).await? {
+    if video_queue_is_full(&state.pool, state.max_queued).await? {
         return Err(ApiError::Busy {
             retry_after_secs: 10,
         });
@@ -82,7 +86,7 @@ pub async fn generate(
     };
     let started = slate_engine::start_using(&mut tx, &state.workflow, &request, options).await?;
     if started.created {
-        projection::insert_using(&mut tx, started.run_id, &request).await?;
+        video_insert(&mut tx, started.run_id, &request).await?;
         tx.commit().await?;
     } else {
         tx.rollback().await?;
@@ -101,7 +105,7 @@ async fn same_request_or_refuse(
     run: RunId,
     request: &Request,
 ) -> Result<(), ApiError> {
-    let first = videos::find(&state.pool, run.0).await?;
+    let first = video_find(&state.pool, run.0).await?;
     let same = first.is_some_and(|v| {
         serde_json::from_value::<Request>(v.request).ok().as_ref() == Some(request)
     });

@@ -11,6 +11,7 @@ use prometheus_client::{
     metrics::{family::Family, gauge::Gauge},
     registry::{Registry, Unit},
 };
+use slate_activities::video::video_count_by_status;
 use slate_engine::Engine;
 
 use crate::{error::ApiError, state::AppState};
@@ -57,11 +58,6 @@ fn openmetrics(registry: &Registry) -> HttpResponse {
 }
 
 async fn database(state: &AppState, registry: &mut Registry) -> Result<(), ApiError> {
-    let counts = |sql: &'static str| async move {
-        sqlx::query_as::<_, (String, i64)>(sql)
-            .fetch_all(&state.pool)
-            .await
-    };
     let stats = state.engine.stats().await?;
     let runs = stats
         .runs
@@ -70,14 +66,12 @@ async fn database(state: &AppState, registry: &mut Registry) -> Result<(), ApiEr
         .collect();
     let runs = by_status("state", runs);
     registry.register("slate_runs", "Runs by state", runs);
-    let videos = by_status(
-        "status",
-        counts(
-            "SELECT s::text, count(v.id) FROM unnest(enum_range(NULL::video_status)) s
-             LEFT JOIN videos v ON v.status = s GROUP BY s",
-        )
-        .await?,
-    );
+    let videos = video_count_by_status(&state.pool)
+        .await?
+        .into_iter()
+        .map(|(status, count)| (status.as_str().to_owned(), count))
+        .collect();
+    let videos = by_status("status", videos);
     registry.register("slate_videos", "Videos by status", videos);
 
     let gauge = |value: i64| {

@@ -11,6 +11,8 @@ pub mod video;
 
 use actix_web::{web, HttpResponse};
 
+use slate_activities::video::{video_find, Video};
+
 use crate::error::ApiError;
 
 pub fn configure(config: &mut web::ServiceConfig) {
@@ -46,9 +48,9 @@ pub fn video_id(raw: &str) -> Result<uuid::Uuid, ApiError> {
 }
 
 /// The video the path names, or 404.
-pub async fn find_video(pool: &sqlx::PgPool, raw: &str) -> Result<crate::videos::Video, ApiError> {
+pub async fn find_video(pool: &sqlx::PgPool, raw: &str) -> Result<Video, ApiError> {
     let id = video_id(raw)?;
-    crate::videos::find(pool, id)
+    video_find(pool, id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("video {id}")))
 }

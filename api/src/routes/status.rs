@@ -2,6 +2,7 @@
 
 use actix_web::{web, HttpResponse};
 use serde::Serialize;
+use slate_activities::video::{Snapshot, VideoStatus};
 use slate_engine::RunId;
 use uuid::Uuid;
 
@@ -14,18 +15,33 @@ use crate::{
 
 /// The status of a video, as GET /api/status and the events stream show it.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
-pub struct VideoStatus {
+#[schema(as = VideoStatus)]
+pub struct StatusView {
     pub video_id: Uuid,
-    pub status: String,
+    #[schema(value_type = String)]
+    pub status: VideoStatus,
     pub progress: Option<i16>,
-    pub current_phase: Option<String>,
+    pub current_phase: Option<&'static str>,
     /// Whole seconds.
     pub estimated_time_remaining: Option<i64>,
     pub error: Option<String>,
 }
 
+impl StatusView {
+    pub fn new(video_id: Uuid, snapshot: Snapshot, estimated_time_remaining: Option<i64>) -> Self {
+        Self {
+            video_id,
+            status: snapshot.status,
+            progress: snapshot.progress,
+            current_phase: snapshot.current_phase.map(|p| p.name()),
+            estimated_time_remaining,
+            error: snapshot.error,
+        }
+    }
+}
+
 #[utoipa::path(get, path = "/api/status/{video_id}", tag = "videos", params(("video_id" = String, Path, description = "The video's id")),
-    responses((status = 200, body = VideoStatus),
+    responses((status = 200, body = StatusView),
         (status = 404, description = "Unknown or malformed id", body = ErrorBody)))]
 pub async fn status(
     state: web::Data<AppState>,
@@ -34,13 +50,6 @@ pub async fn status(
     let video = find_video(&state.pool, &path).await?;
     let lengths = state.phase_lengths.get(&state.engine).await?;
     let started = state.engine.step_started_at(RunId(video.id)).await?;
-    let elapsed = eta::elapsed(started);
-    Ok(HttpResponse::Ok().json(VideoStatus {
-        video_id: video.id,
-        estimated_time_remaining: lengths.remaining(&video.status, elapsed),
-        status: video.status,
-        progress: video.progress,
-        current_phase: video.current_phase,
-        error: video.error,
-    }))
+    let remaining = lengths.remaining(video.status, eta::elapsed(started));
+    Ok(HttpResponse::Ok().json(StatusView::new(video.id, video.snapshot(), remaining)))
 }

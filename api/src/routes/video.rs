@@ -4,28 +4,17 @@ use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use slate_activities::video::{video_list, Video, VideoStatus};
 use slate_engine::RunId;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::{
     error::{ApiError, ErrorBody},
+    media_urls::MediaUrls,
     routes::{find_video, video_id},
     state::AppState,
-    videos::{self, MediaUrls, Video},
 };
-
-const STATUSES: [&str; 9] = [
-    "queued",
-    "planning",
-    "storyboarding",
-    "generating_chunks",
-    "stitching",
-    "adding_music",
-    "complete",
-    "failed",
-    "cancelled",
-];
 
 #[utoipa::path(get, path = "/api/video/{video_id}", tag = "videos", params(("video_id" = String, Path, description = "The video's id")),
     responses((status = 200, body = VideoView), (status = 404, body = ErrorBody)))]
@@ -43,7 +32,8 @@ pub struct VideoView {
     pub video_id: Uuid,
     /// queued, planning, storyboarding, generating_chunks, stitching, adding_music, complete,
     /// failed or cancelled.
-    pub status: String,
+    #[schema(value_type = String)]
+    pub status: VideoStatus,
     pub prompt: Value,
     /// The MP4, once the video is complete.
     pub final_video_url: Option<String>,
@@ -69,18 +59,13 @@ pub struct VideoView {
 
 impl VideoView {
     pub fn new(video: &Video, urls: &MediaUrls) -> Self {
-        let complete = video.status == "complete";
         let finished_at = video.completed_at.unwrap_or_else(Utc::now);
-        let spec = video.spec.as_ref();
+        let counts = video.beats_and_clips();
         Self {
             video_id: video.id,
-            status: video.status.clone(),
+            status: video.status,
             prompt: video.request["prompt"].clone(),
-            final_video_url: video
-                .final_key
-                .as_deref()
-                .filter(|_| complete)
-                .map(|k| urls.url(k)),
+            final_video_url: video.final_video_key().map(|k| urls.url(k)),
             cost_usd: video.cost_usd(),
             cost_breakdown: video.cost_breakdown.clone(),
             generation_time_seconds: (finished_at - video.created_at).num_milliseconds() as f64
@@ -91,8 +76,8 @@ impl VideoView {
             storyboard_images: video.storyboard_keys.iter().map(|k| urls.url(k)).collect(),
             chunk_urls: video.chunk_keys.iter().map(|k| urls.url(k)).collect(),
             stitched_url: video.stitched_key.as_deref().map(|k| urls.url(k)),
-            num_beats: spec.and_then(|s| s["beats"].as_array()).map(Vec::len),
-            num_chunks: spec.and_then(|s| s["duration"].as_u64()).map(|d| d / 5),
+            num_beats: counts.map(|(beats, _)| beats),
+            num_chunks: counts.map(|(_, clips)| clips as u64),
             error: video.error.clone(),
         }
     }
@@ -130,15 +115,19 @@ pub async fn list(
     state: web::Data<AppState>,
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let status = query.status.as_deref().filter(|s| !s.is_empty());
-    if let Some(status) = status {
-        if !STATUSES.contains(&status) {
-            return Err(ApiError::invalid(
+    let status = query
+        .status
+        .as_deref()
+        .filter(|s| !s.is_empty())
+        .map(str::parse::<VideoStatus>)
+        .transpose()
+        .map_err(|_| {
+            let known: Vec<&str> = VideoStatus::all().map(VideoStatus::as_str).collect();
+            ApiError::invalid(
                 "status",
-                format!("status must be one of {}", STATUSES.join(", ")),
-            ));
-        }
-    }
+                format!("status must be one of {}", known.join(", ")),
+            )
+        })?;
     let limit = match query.limit.as_deref() {
         None | Some("") => 20,
         Some(raw) => raw
@@ -155,7 +144,7 @@ pub async fn list(
         .filter(|c| !c.is_empty())
         .map(decode_cursor)
         .transpose()?;
-    let page = videos::list(&state.pool, status, before, limit).await?;
+    let page = video_list(&state.pool, status, before, limit).await?;
     let next_cursor = (page.len() as i64 == limit)
         .then(|| page.last().map(|v| encode_cursor(v.created_at, v.id)))
         .flatten();

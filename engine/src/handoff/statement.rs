@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::{Action, Item, Outcome};
+use super::batch::{Action, Item, Outcome};
 use crate::{
     channels::{RUNS_CHANNEL, TASKS_CHANNEL},
     context::Lease,

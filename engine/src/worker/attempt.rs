@@ -5,7 +5,7 @@
 use std::{
     collections::HashMap,
     panic::AssertUnwindSafe,
-    sync::{atomic::Ordering, Arc, OnceLock},
+    sync::{atomic::Ordering, Arc},
     time::Duration,
 };
 
@@ -14,10 +14,12 @@ use tokio::{
     sync::{mpsc, oneshot, OwnedSemaphorePermit},
     time::Instant,
 };
-use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use super::{Running, Shared};
+use super::{
+    stopper::{StopCause, Stopper},
+    Running, Shared,
+};
 use crate::{
     context::{Lease, StepContext},
     handoff::{Finished, HandOff, Outcome},
@@ -74,7 +76,7 @@ impl Shared {
     }
 
     async fn execute(&self, attempt: &mut Attempt, stopper: &Stopper) -> Outcome {
-        let stop = stopper.token.clone();
+        let stop = stopper.token().clone();
         let lease = attempt.lease;
         let Some(step) = attempt.step().cloned() else {
             return Outcome::Failed(StepError::permanent(
@@ -144,39 +146,6 @@ impl Shared {
                 shared.wake.notify_one();
             }
         });
-    }
-}
-
-/// Why an attempt was told to stop.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum StopCause {
-    /// Its run was cancelled.
-    Cancelled,
-    /// Its task is no longer its own (rescued, or released).
-    LeaseGone,
-    /// Its worker lost the liveness lock, and with it every attempt.
-    LivenessLost,
-}
-
-/// What stops a running attempt, and why it was stopped (the first reason given).
-#[derive(Clone, Default)]
-pub(super) struct Stopper {
-    token: CancellationToken,
-    cause: Arc<OnceLock<StopCause>>,
-}
-
-impl Stopper {
-    pub fn stop(&self, cause: StopCause) {
-        let _ = self.cause.set(cause);
-        self.token.cancel();
-    }
-
-    pub fn is_stopped(&self) -> bool {
-        self.token.is_cancelled()
-    }
-
-    pub fn cause(&self) -> Option<StopCause> {
-        self.cause.get().copied()
     }
 }
 

@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::{attempt::StopCause, Shared};
+use super::{stopper::StopCause, Shared};
 use crate::{
     connection::Dedicated,
     context::Lease,

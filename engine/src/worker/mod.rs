@@ -8,6 +8,7 @@
 mod attempt;
 mod claim;
 mod heartbeat;
+mod stopper;
 
 use std::{
     collections::HashMap,
@@ -38,7 +39,7 @@ use crate::{
     task::Attempt,
 };
 
-use self::attempt::Stopper;
+use self::stopper::Stopper;
 
 /// The `application_name` of a worker's heartbeat connection.
 const HEARTBEAT: &str = "slate-worker-heartbeat";

@@ -1,9 +1,9 @@
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use serde_json::Value;
 use slate_integration_tests::wait;
 
-use slate_activities::pipeline::Providers;
+use slate_activities::providers::Providers;
 
 use slate_integration_tests::app::{spawn_app, spawn_app_with, Options};
 
@@ -160,8 +160,8 @@ async fn status_shows_planning_at_10_while_the_planner_is_held() {
     let app = spawn_app_with(Options {
         workers: true,
         providers: Providers {
-            planner: Some(slate_integration_tests::planner::client(&planner)),
-            ..Providers::default()
+            planner: Arc::new(slate_integration_tests::planner::client(&planner)),
+            ..Providers::embedded().unwrap()
         },
         ..Options::default()
     })

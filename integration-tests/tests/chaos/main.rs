@@ -163,7 +163,8 @@ async fn every_run_completes_exactly_once_through_kills_pauses_and_database_rest
         .connect(&cluster.url)
         .await
         .unwrap();
-    slate_engine::MIGRATOR.run(&pool).await.unwrap();
+    slate_engine::migrate(&pool).await.unwrap();
+    slate_activities::video::migrate(&pool).await.unwrap();
     probe::create_tables(&pool).await.unwrap();
     let deadlocks_before = deadlocks(&pool).await;
     let media = tempfile::tempdir().unwrap();

@@ -14,5 +14,6 @@ mod memo;
 mod replay;
 mod retries;
 mod scale;
+mod schema;
 mod start;
 mod stats;

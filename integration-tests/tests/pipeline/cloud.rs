@@ -1,11 +1,15 @@
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use serde_json::json;
 use slate_activities::{
-    pipeline::{CloudModel, Providers},
+    cost::Prices,
     plan::Request,
     production::Production,
-    providers::{replicate::Replicate, Secret},
+    providers::{
+        predictions::{PredictionClips, PredictionImages, PredictionModel, PredictionMusic},
+        replicate::Replicate,
+        Providers, Secret,
+    },
 };
 use slate_engine::RunState;
 use wiremock::{
@@ -99,18 +103,23 @@ async fn cloud_providers_make_a_video_fitted_to_the_format_at_the_reference_pric
         poll_from: Duration::from_millis(20),
         poll_to: Duration::from_millis(100),
     };
-    let cloud = |model: &str| {
-        Some(CloudModel {
-            api: api.clone(),
-            model: model.to_owned(),
-        })
+    let cloud = |model: &str, price: f64| PredictionModel {
+        api: api.clone(),
+        model: model.to_owned(),
+        price,
     };
+    let reference = Prices::REFERENCE_CLOUD;
     let providers = Providers {
-        planner: Some(slate_integration_tests::planner::client(&server)),
-        images: cloud("stability-ai/sdxl"),
-        clips: cloud("minimax/hailuo-02-fast"),
-        music: cloud("meta/musicgen"),
-        prices: None,
+        planner: Arc::new(slate_integration_tests::planner::client(&server)),
+        images: Arc::new(PredictionImages(cloud(
+            "stability-ai/sdxl",
+            reference.per_image,
+        ))),
+        clips: Arc::new(PredictionClips(cloud(
+            "minimax/hailuo-02-fast",
+            reference.per_chunk,
+        ))),
+        music: Arc::new(PredictionMusic(cloud("meta/musicgen", reference.per_track))),
     };
     let h = VideoHarness::with_providers(providers).await;
     let worker = h.worker();

@@ -5,9 +5,10 @@ use std::{path::PathBuf, sync::Arc, time::Duration};
 
 use serde_json::Value;
 use slate_activities::{
-    pipeline::{self, Pipeline, Providers},
+    pipeline::{self, Pipeline},
     plan::Request,
-    projection,
+    providers::Providers,
+    video::video_insert,
 };
 use slate_engine::{Engine, RunId, RunSummary, StartOptions, WorkerConfig, Workflow};
 use slate_integration_tests::database::TestDatabase;
@@ -25,13 +26,13 @@ pub struct VideoHarness {
 impl VideoHarness {
     /// The embedded providers.
     pub async fn new() -> Self {
-        Self::with_providers(Providers::default()).await
+        Self::with_providers(Providers::embedded().expect("the embedded providers")).await
     }
 
     pub async fn with_providers(providers: Providers) -> Self {
         let db = TestDatabase::new().await;
         let media = tempfile::tempdir().expect("a media folder");
-        let pipeline = Pipeline::new(media.path(), 2, providers).expect("the providers");
+        let pipeline = Pipeline::new(media.path(), 2, providers);
         let workflow = pipeline::workflow(Arc::new(pipeline));
         let engine = Engine::builder(db.pool.clone()).register(&workflow).build();
         Self {
@@ -61,9 +62,7 @@ impl VideoHarness {
                 .await
                 .unwrap()
                 .run_id;
-        projection::insert_using(&mut tx, run, &request)
-            .await
-            .unwrap();
+        video_insert(&mut tx, run, &request).await.unwrap();
         tx.commit().await.unwrap();
         run
     }

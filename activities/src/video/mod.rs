@@ -1,0 +1,28 @@
+//! The video: the `videos` table (its schema in migrations/videos, applied by [`migrate`]), its
+//! [`VideoStatus`], the projection that writes it as the run moves, and every read the API
+//! renders. Nothing else reads or writes the table, and nothing else decides a video's status.
+
+mod moves;
+mod projection;
+mod row;
+mod status;
+mod table;
+
+use sqlx::{migrate::MigrateError, PgPool};
+
+pub use moves::{RunChange, Snapshot, StatusMove, Tracker};
+pub use projection::Projection;
+pub use row::Video;
+pub use status::{UnknownStatus, VideoStatus};
+pub use table::{
+    video_count_by_status, video_find, video_insert, video_list, video_queue_is_full,
+    VIDEOS_CHANNEL,
+};
+
+/// Applies the video's migrations that the database has not seen yet; the engine's schema must
+/// be there first ([`slate_engine::migrate`]).
+pub async fn migrate(pool: &PgPool) -> Result<(), MigrateError> {
+    let mut migrator = sqlx::migrate!("../migrations/videos");
+    migrator.set_ignore_missing(true);
+    migrator.run(pool).await
+}
