@@ -37,9 +37,9 @@ impl Phase {
         let seconds = match self {
             Phase::Planning => 60,
             Phase::Storyboarding => 300,
-            Phase::GeneratingChunks => 600,
+            Phase::GeneratingChunks => 1200,
             Phase::Stitching => 60,
-            Phase::AddingMusic => 120,
+            Phase::AddingMusic => 360,
         };
         std::time::Duration::from_secs(seconds)
     }

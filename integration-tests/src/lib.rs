@@ -10,4 +10,5 @@ pub mod planner;
 pub mod predictions;
 pub mod probe;
 pub mod process;
+pub mod replicate_fake;
 pub mod wait;

@@ -1,47 +1,72 @@
-//! The predictions workflow: one step that runs a model through the Replicate-style client and
-//! downloads its output, so that tests can drive the client through the engine (memos, retries,
-//! crashes) against a local stub of the API.
+//! The predictions workflow: one step that runs predictions through the Replicate client, one part
+//! after another, copying each output into a media store, so that tests can drive the client
+//! through the engine (memos, retries, crashes) against the fake service.
 
-use std::time::Duration;
+use std::{path::PathBuf, time::Duration};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use slate_activities::providers::{replicate::Replicate, Secret};
+use slate_activities::{
+    providers::{
+        replicate::{self, Replicate},
+        Secret,
+    },
+    storage::MediaStore,
+};
 use slate_engine::{RetryPolicy, Step, StepContext, Workflow};
 
-/// A prediction to run.
+/// Predictions to run, one per part, in order.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Job {
-    pub model: String,
+    pub version: String,
     pub input: Value,
+    pub seed: Option<String>,
+    pub parts: Vec<String>,
+    pub deadline_seconds: u64,
 }
 
-/// A client of the API at `base_url` that cancels predictions after `deadline`.
-pub fn client(base_url: &str, deadline: Duration) -> Replicate {
+/// A client of the API at `base_url`.
+pub fn client(base_url: &str) -> Replicate {
     Replicate {
         client: reqwest::Client::new(),
         base_url: base_url.to_owned(),
-        token: Secret::new("r8-test-token"),
-        deadline,
+        token: Secret::new("r8_test_token"),
         poll_from: Duration::from_millis(20),
         poll_to: Duration::from_millis(100),
     }
 }
 
-/// The workflow: its step returns the size of the downloaded output.
-pub fn workflow(replicate: Replicate) -> Workflow<Job> {
+/// The key part `name`'s output is copied to.
+pub fn output_key(name: &str) -> String {
+    format!("outputs/{name}")
+}
+
+/// The workflow: its step returns the sizes of the copied outputs.
+pub fn workflow(replicate: Replicate, media_dir: PathBuf) -> Workflow<Job> {
     let step = Step::new("fetch", move |ctx: StepContext, job: Job| {
         let replicate = replicate.clone();
+        let store = MediaStore::new(media_dir.clone());
         async move {
-            let urls = replicate
-                .run(&ctx, "output", &job.model, &job.input)
-                .await?;
-            let bytes = replicate.download(&urls[0]).await?;
-            Ok(bytes.len())
+            let mut sizes = Vec::new();
+            for name in &job.parts {
+                let key = output_key(name);
+                let part = replicate::Job {
+                    name,
+                    version: &job.version,
+                    input: job.input.clone(),
+                    seed: job.seed.as_deref(),
+                    deadline: Duration::from_secs(job.deadline_seconds),
+                    key: &key,
+                };
+                replicate.run(&ctx, &store, &part).await?;
+                let path = store.path(&key)?;
+                sizes.push(std::fs::metadata(path).map(|m| m.len()).unwrap_or(0));
+            }
+            Ok(sizes)
         }
     })
     .retry(RetryPolicy {
-        max_attempts: 2,
+        max_attempts: 3,
         initial_backoff: Duration::from_millis(100),
         ..RetryPolicy::default()
     });

@@ -112,6 +112,32 @@ pub async fn fit_still(
         .map_err(StepError::from)
 }
 
+/// The image `key` as a JPEG (quality 4 of ffmpeg's 2 to 31 scale), the form a cloud model's first
+/// frame is sent in: a 1280x720 still is then well under the size that may go inline.
+pub async fn jpeg(store: &MediaStore, key: &str) -> Result<Vec<u8>, StepError> {
+    let out = tempfile::Builder::new()
+        .suffix(".jpg")
+        .tempfile()
+        .map_err(|e| StepError::retryable("storage", e.to_string()))?;
+    let mut args = ffmpeg::args(["-i"]);
+    args.push(store.path(key)?.into_os_string());
+    args.extend(ffmpeg::args([
+        "-frames:v",
+        "1",
+        "-q:v",
+        "4",
+        "-f",
+        "image2",
+        "-c:v",
+        "mjpeg",
+    ]));
+    args.push(out.path().as_os_str().to_owned());
+    ffmpeg::run(args).await?;
+    tokio::fs::read(out.path())
+        .await
+        .map_err(|e| StepError::retryable("storage", e.to_string()))
+}
+
 #[cfg(test)]
 mod tests {
     use futures::future::join_all;

@@ -204,7 +204,7 @@ pub fn wav(samples: &[f32]) -> Vec<u8> {
 }
 
 /// Mixes the soundtrack `music_key` into `video_key` as AAC: H.264 copied, `seconds` long (a
-/// short track is padded with silence), faded out over its last 2 s, the index at the front so
+/// short track is looped), faded out over its last 2 s, the index at the front so
 /// browsers play it while it downloads.
 pub async fn mux(
     store: &MediaStore,
@@ -216,11 +216,11 @@ pub async fn mux(
     let out = store.scratch(out_key).await?;
     let mut args = ffmpeg::args(["-i"]);
     args.push(store.path(video_key)?.into_os_string());
-    args.extend(ffmpeg::args(["-i"]));
+    args.extend(ffmpeg::args(["-stream_loop", "-1", "-i"]));
     args.push(store.path(music_key)?.into_os_string());
     let fade_from = (seconds as f32 - 2.0).max(seconds as f32 * 0.75);
     let fade = seconds as f32 - fade_from;
-    let audio = format!("apad,afade=t=out:st={fade_from}:d={fade}");
+    let audio = format!("afade=t=out:st={fade_from}:d={fade}");
     args.extend(ffmpeg::args(["-map", "0:v:0", "-map", "1:a:0"]));
     args.extend(ffmpeg::args(["-c:v", "copy", "-af", &audio]));
     args.extend(ffmpeg::args([

@@ -11,6 +11,7 @@ pub mod embedded;
 pub mod http;
 pub mod openai;
 pub mod predictions;
+pub mod profiles;
 pub mod replicate;
 
 use std::sync::Arc;

@@ -1,54 +1,88 @@
-//! Models of a Replicate-style predictions API behind the image, video and music traits: each
-//! asks its model with the inputs of its kind, stores the first output, and fits it to the
-//! pipeline's format.
+//! Models of Replicate's predictions API behind the image, video and music traits: each asks its
+//! model in the words of its [`Profile`], copies the output into the store, and fits it to the
+//! pipeline's format (a clip longer than 5 s is trimmed to 5 s).
 
 use async_trait::async_trait;
-use base64::{engine::general_purpose::STANDARD as BASE64, Engine as _};
-use serde_json::{json, Value};
 use slate_engine::{StepContext, StepError};
 
-use super::{replicate::Replicate, ClipJob, ImageModel, MusicModel, VideoModel};
+use super::{
+    profiles::{Kind, Profile},
+    replicate::{Job, Replicate},
+    ClipJob, ImageModel, MusicModel, VideoModel,
+};
 use crate::{
     library::mood::Mood,
     media::{chunks, music},
+    phase::Phase,
     spec::{Spec, CHUNK_SECONDS, HEIGHT, WIDTH},
     storage::MediaStore,
 };
 
-/// A model of the predictions API and what one of its outputs costs.
+/// A model of the predictions API, as its profile describes it.
 #[derive(Debug, Clone)]
 pub struct PredictionModel {
     pub api: Replicate,
-    /// `owner/name`.
-    pub model: String,
-    /// USD per output.
-    pub price: f64,
+    pub profile: Profile,
 }
 
 impl PredictionModel {
-    /// Runs the model on `input` for the part `name` of the step and stores its first output as
-    /// `key`.
-    async fn output(
+    /// A model of `kind` for `phase`, whose predictions' deadlines fit the phase's timeout when
+    /// `sequential` of them run one after another in one attempt.
+    fn checked(self, kind: Kind, phase: Phase, sequential: u32) -> Result<Self, String> {
+        if self.profile.kind != kind {
+            return Err(format!(
+                "{} is a {:?} model, not a {kind:?} model",
+                self.profile.version, self.profile.kind
+            ));
+        }
+        let grace = 60;
+        let needed = u64::from(sequential) * (self.profile.deadline_seconds + grace) + grace;
+        if needed > phase.timeout().as_secs() {
+            return Err(format!(
+                "{}'s deadline of {} s does not fit {} predictions into {}'s timeout of {} s",
+                self.profile.version,
+                self.profile.deadline_seconds,
+                sequential,
+                phase.name(),
+                phase.timeout().as_secs()
+            ));
+        }
+        Ok(self)
+    }
+
+    async fn run(
         &self,
         ctx: &StepContext,
         store: &MediaStore,
         name: &str,
-        input: &Value,
+        input: serde_json::Value,
         key: &str,
     ) -> Result<(), StepError> {
-        let urls = self.api.run(ctx, name, &self.model, input).await?;
-        let bytes = self.api.download(&urls[0]).await?;
-        store.put(key, &bytes).await.map_err(StepError::from)
+        let job = Job {
+            name,
+            version: &self.profile.version,
+            input,
+            seed: self.profile.seed.as_deref(),
+            deadline: self.profile.deadline(),
+            key,
+        };
+        self.api.run(ctx, store, &job).await
     }
 }
 
 /// An image model: a still per beat, fitted to 1280x720.
-pub struct PredictionImages(pub PredictionModel);
+pub struct PredictionImages(PredictionModel);
+
+impl PredictionImages {
+    pub fn new(model: PredictionModel) -> Result<Self, String> {
+        Ok(Self(model.checked(Kind::Image, Phase::Storyboarding, 1)?))
+    }
+}
 
 #[async_trait]
 impl ImageModel for PredictionImages {
     fn price(&self) -> f64 {
-        self.0.price
+        self.0.profile.price_for(0)
     }
 
     async fn still(
@@ -60,25 +94,40 @@ impl ImageModel for PredictionImages {
         key: &str,
     ) -> Result<(), StepError> {
         let beat = &spec.beats[index];
-        let input = json!({
-            "prompt": format!("{} Palette {}; {}.", beat.prompt, spec.style.color_palette.join(", "), spec.style.lighting),
-            "width": WIDTH,
-            "height": HEIGHT,
-        });
+        let prompt = format!(
+            "{} Palette {}; {}.",
+            beat.prompt,
+            spec.style.color_palette.join(", "),
+            spec.style.lighting
+        );
+        let input = self.0.profile.input(&prompt, (WIDTH, HEIGHT), None, None);
         let source = format!("{key}.source");
         let name = format!("still-{:02}", index + 1);
-        self.0.output(ctx, store, &name, &input, &source).await?;
+        self.0.run(ctx, store, &name, input, &source).await?;
         chunks::fit_still(store, &source, key).await
     }
 }
 
-/// An image-to-video model: a clip from its first frame, fitted to the pipeline's format.
-pub struct PredictionClips(pub PredictionModel);
+/// An image-to-video model: a clip from its first frame, trimmed to 5 s.
+pub struct PredictionClips(PredictionModel);
+
+impl PredictionClips {
+    /// A beat of 15 s renders its three clips one after another.
+    pub fn new(model: PredictionModel) -> Result<Self, String> {
+        Ok(Self(model.checked(
+            Kind::Video,
+            Phase::GeneratingChunks,
+            3,
+        )?))
+    }
+}
 
 #[async_trait]
 impl VideoModel for PredictionClips {
+    /// What a clip costs: the length asked for, which may be more than the 5 s kept.
     fn price(&self) -> f64 {
-        self.0.price
+        let profile = &self.0.profile;
+        profile.price_for(profile.seconds_for(CHUNK_SECONDS))
     }
 
     async fn clip(
@@ -87,27 +136,41 @@ impl VideoModel for PredictionClips {
         store: &MediaStore,
         job: ClipJob<'_>,
     ) -> Result<(), StepError> {
-        let image = tokio::fs::read(store.path(job.start)?)
-            .await
-            .map_err(|e| StepError::retryable("storage", e.to_string()))?;
-        let input = json!({
-            "prompt": job.prompt,
-            "first_frame_image": format!("data:image/png;base64,{}", BASE64.encode(image)),
-            "duration": CHUNK_SECONDS,
-        });
+        let frame: String = ctx
+            .memo(&format!("{}-first-frame", job.name), async {
+                let jpeg = chunks::jpeg(store, job.start).await?;
+                self.0
+                    .api
+                    .file_input(jpeg, "image/jpeg", "first-frame.jpg")
+                    .await
+            })
+            .await?;
+        let input = self.0.profile.input(
+            job.prompt,
+            (WIDTH, HEIGHT),
+            Some(CHUNK_SECONDS),
+            Some(&frame),
+        );
         let source = format!("{}.source", job.clip);
-        self.0.output(ctx, store, job.name, &input, &source).await?;
+        self.0.run(ctx, store, job.name, input, &source).await?;
         chunks::normalize(store, &source, job.clip, job.last_frame).await
     }
 }
 
-/// A music model: a track described by the mood.
-pub struct PredictionMusic(pub PredictionModel);
+/// A music model: a track described by the mood (looped by the mix when the model's longest
+/// track is shorter than the video).
+pub struct PredictionMusic(PredictionModel);
+
+impl PredictionMusic {
+    pub fn new(model: PredictionModel) -> Result<Self, String> {
+        Ok(Self(model.checked(Kind::Music, Phase::AddingMusic, 1)?))
+    }
+}
 
 #[async_trait]
 impl MusicModel for PredictionMusic {
     fn price(&self) -> f64 {
-        self.0.price
+        self.0.profile.price_for(0)
     }
 
     async fn track(
@@ -118,9 +181,14 @@ impl MusicModel for PredictionMusic {
         seconds: u32,
         stem: &str,
     ) -> Result<String, StepError> {
-        let input = json!({"prompt": music::description(mood), "duration": seconds});
+        let input = self.0.profile.input(
+            music::description(mood),
+            (WIDTH, HEIGHT),
+            Some(seconds),
+            None,
+        );
         let key = format!("{stem}.source");
-        self.0.output(ctx, store, "track", &input, &key).await?;
+        self.0.run(ctx, store, "track", input, &key).await?;
         Ok(key)
     }
 }

@@ -10,6 +10,7 @@ use slate_activities::{
     providers::{
         openai::OpenAiPlanner,
         predictions::{PredictionClips, PredictionImages, PredictionModel, PredictionMusic},
+        profiles::{supported, Kind, Price, Profile},
         replicate::Replicate,
         Providers, Secret,
     },
@@ -29,15 +30,35 @@ pub struct CloudArgs {
     planner_url: String,
     #[arg(long, env = "OPENAI_API_KEY", hide_env_values = true)]
     openai_api_key: Option<String>,
-    /// The predictions API's model (`owner/name`) that draws the stills.
+    /// USD per plan.
+    #[arg(long, env = "SLATE_PRICE_PLAN", default_value_t = Prices::REFERENCE_CLOUD.per_plan)]
+    price_plan: f64,
+    /// The predictions API's model that draws the stills: a supported one (`owner/name`, or
+    /// `owner/name:version` to pin another version), or any model SLATE_IMAGE_PROFILE describes.
     #[arg(long, env = "SLATE_IMAGE_MODEL")]
     image_model: Option<String>,
-    /// The model that turns a still into a 5 s clip.
+    /// A model profile as JSON (docs/operations.md), for a model without a built-in one.
+    #[arg(long, env = "SLATE_IMAGE_PROFILE")]
+    image_profile: Option<String>,
+    /// USD per still, instead of the profile's price.
+    #[arg(long, env = "SLATE_PRICE_IMAGE")]
+    price_image: Option<f64>,
+    /// The model that turns a still into a clip.
     #[arg(long, env = "SLATE_VIDEO_MODEL")]
     video_model: Option<String>,
+    #[arg(long, env = "SLATE_VIDEO_PROFILE")]
+    video_profile: Option<String>,
+    /// USD per 5 s clip, instead of the profile's price.
+    #[arg(long, env = "SLATE_PRICE_CHUNK")]
+    price_chunk: Option<f64>,
     /// The model that writes the soundtrack.
     #[arg(long, env = "SLATE_MUSIC_MODEL")]
     music_model: Option<String>,
+    #[arg(long, env = "SLATE_MUSIC_PROFILE")]
+    music_profile: Option<String>,
+    /// USD per track, instead of the profile's price.
+    #[arg(long, env = "SLATE_PRICE_TRACK")]
+    price_track: Option<f64>,
     #[arg(
         long,
         env = "SLATE_REPLICATE_URL",
@@ -46,15 +67,6 @@ pub struct CloudArgs {
     replicate_url: String,
     #[arg(long, env = "REPLICATE_API_TOKEN", hide_env_values = true)]
     replicate_api_token: Option<String>,
-    /// USD per plan, image, 5 s clip and track of the cloud models.
-    #[arg(long, env = "SLATE_PRICE_PLAN", default_value_t = Prices::REFERENCE_CLOUD.per_plan)]
-    price_plan: f64,
-    #[arg(long, env = "SLATE_PRICE_IMAGE", default_value_t = Prices::REFERENCE_CLOUD.per_image)]
-    price_image: f64,
-    #[arg(long, env = "SLATE_PRICE_CHUNK", default_value_t = Prices::REFERENCE_CLOUD.per_chunk)]
-    price_chunk: f64,
-    #[arg(long, env = "SLATE_PRICE_TRACK", default_value_t = Prices::REFERENCE_CLOUD.per_track)]
-    price_track: f64,
 }
 
 impl CloudArgs {
@@ -79,34 +91,72 @@ impl CloudArgs {
                 price: self.price_plan,
             });
         }
-        let predictions = |model: &String, price: f64| -> anyhow::Result<PredictionModel> {
-            let token = self
-                .replicate_api_token
-                .clone()
-                .context("a SLATE_*_MODEL is set, so REPLICATE_API_TOKEN must be too")?;
-            let api = Replicate {
-                client: client.clone(),
-                base_url: self.replicate_url.clone(),
-                token: Secret::new(token),
-                deadline: Duration::from_secs(300),
-                poll_from: Duration::from_millis(500),
-                poll_to: Duration::from_secs(5),
-            };
-            Ok(PredictionModel {
-                api,
-                model: model.clone(),
-                price,
-            })
-        };
-        if let Some(model) = &self.image_model {
-            providers.images = Arc::new(PredictionImages(predictions(model, self.price_image)?));
+        let refused = |e: String| anyhow::anyhow!(e);
+        let image = (&self.image_model, &self.image_profile, self.price_image);
+        if let Some(m) = self.prediction_model(&client, Kind::Image, image)? {
+            providers.images = Arc::new(PredictionImages::new(m).map_err(refused)?);
         }
-        if let Some(model) = &self.video_model {
-            providers.clips = Arc::new(PredictionClips(predictions(model, self.price_chunk)?));
+        let video = (&self.video_model, &self.video_profile, self.price_chunk);
+        if let Some(m) = self.prediction_model(&client, Kind::Video, video)? {
+            providers.clips = Arc::new(PredictionClips::new(m).map_err(refused)?);
         }
-        if let Some(model) = &self.music_model {
-            providers.music = Arc::new(PredictionMusic(predictions(model, self.price_track)?));
+        let music = (&self.music_model, &self.music_profile, self.price_track);
+        if let Some(m) = self.prediction_model(&client, Kind::Music, music)? {
+            providers.music = Arc::new(PredictionMusic::new(m).map_err(refused)?);
         }
         Ok(providers)
+    }
+
+    /// The model configured for `kind` (its name, its profile as JSON, its price), if any.
+    fn prediction_model(
+        &self,
+        client: &reqwest::Client,
+        kind: Kind,
+        (name, json, price): (&Option<String>, &Option<String>, Option<f64>),
+    ) -> anyhow::Result<Option<PredictionModel>> {
+        let Some(mut profile) = profile(kind, name, json)? else {
+            return Ok(None);
+        };
+        if let Some(per_output) = price {
+            profile.price = Price {
+                per_output,
+                per_second: 0.0,
+            };
+        }
+        let token = self
+            .replicate_api_token
+            .clone()
+            .context("a cloud model is set, so REPLICATE_API_TOKEN must be too")?;
+        let api = Replicate {
+            client: client.clone(),
+            base_url: self.replicate_url.clone(),
+            token: Secret::new(token),
+            poll_from: Duration::from_millis(500),
+            poll_to: Duration::from_secs(5),
+        };
+        Ok(Some(PredictionModel { api, profile }))
+    }
+}
+
+/// The profile configured for `kind`: the one `json` describes, else the built-in one of `name`.
+fn profile(
+    kind: Kind,
+    name: &Option<String>,
+    json: &Option<String>,
+) -> anyhow::Result<Option<Profile>> {
+    let variable = format!("SLATE_{}_PROFILE", format!("{kind:?}").to_uppercase());
+    match (name, json) {
+        (_, Some(json)) => serde_json::from_str(json)
+            .map(Some)
+            .with_context(|| format!("{variable} is not a model profile")),
+        (Some(name), None) => Profile::builtin(name).map(Some).with_context(|| {
+            format!(
+                "{name} has no built-in profile: describe it with {variable} (docs/operations.md); \
+                 the supported {} models are {}",
+                format!("{kind:?}").to_lowercase(),
+                supported(kind).join(", ")
+            )
+        }),
+        (None, None) => Ok(None),
     }
 }

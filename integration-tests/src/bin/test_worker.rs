@@ -3,6 +3,7 @@
 
 use std::{sync::Arc, time::Duration};
 
+use anyhow::Context;
 use clap::Parser;
 use slate_activities::pipeline::{self, Pipeline};
 use slate_engine::{Engine, SchedulerConfig, WorkerConfig};
@@ -32,7 +33,7 @@ struct Args {
     /// Attempts per step of the probe workflow.
     #[arg(long, default_value_t = 4)]
     probe_attempts: u32,
-    /// Also run the predictions workflow against this API.
+    /// Also run the predictions workflow against this API (its outputs go to --media-dir).
     #[arg(long)]
     predictions_url: Option<String>,
     /// Also run the video workflow, keeping media here.
@@ -59,8 +60,11 @@ async fn main() -> anyhow::Result<()> {
         .register(&probe)
         .register(&probe::noop());
     if let Some(url) = &args.predictions_url {
-        let client = predictions::client(url, Duration::from_secs(60));
-        engine = engine.register(&predictions::workflow(client));
+        let media_dir = args
+            .media_dir
+            .clone()
+            .context("--predictions-url needs --media-dir")?;
+        engine = engine.register(&predictions::workflow(predictions::client(url), media_dir));
     }
     if let Some(media_dir) = &args.media_dir {
         let pipeline = Pipeline::embedded(media_dir, 2)?;

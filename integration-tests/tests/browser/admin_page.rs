@@ -1,16 +1,15 @@
 use std::time::Duration;
 
 use slate_integration_tests::app::{spawn_app_with, Options, ADMIN_TOKEN};
-use wiremock::MockServer;
 
 use crate::driver::Browser;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_operator_replays_a_failed_run_from_the_admin_page() {
-    let music = MockServer::start().await;
+    let (_music, providers) = slate_integration_tests::music::flaky().await;
     let app = spawn_app_with(Options {
         workers: true,
-        providers: slate_integration_tests::music::flaky(&music).await,
+        providers,
         ..Options::default()
     })
     .await;

@@ -1,26 +1,22 @@
 use std::{sync::Arc, time::Duration};
 
-use serde_json::json;
 use slate_activities::{
-    cost::Prices,
     plan::Request,
     production::Production,
     providers::{
         predictions::{PredictionClips, PredictionImages, PredictionModel, PredictionMusic},
-        replicate::Replicate,
-        Providers, Secret,
+        profiles::{supported, Kind, Profile},
+        Providers,
     },
 };
 use slate_engine::RunState;
-use wiremock::{
-    matchers::{method, path},
-    Mock, MockServer, ResponseTemplate,
-};
+use slate_integration_tests::{predictions, replicate_fake::FakeReplicate};
+use wiremock::MockServer;
 
 use crate::harness::{probe, VideoHarness};
 
-/// Media a cloud model might return, in formats the pipeline must fit: a square JPEG-sized PNG,
-/// a 6 s 25 fps clip of another size, a 10 s track.
+/// Media a cloud model might return, in formats the pipeline must fit: a square still, a 6 s
+/// 25 fps clip of another size, a 10 s track.
 async fn sample(dir: &std::path::Path, name: &str, args: &[&str]) -> Vec<u8> {
     let out = dir.join(name);
     let status = tokio::process::Command::new("ffmpeg")
@@ -34,33 +30,9 @@ async fn sample(dir: &std::path::Path, name: &str, args: &[&str]) -> Vec<u8> {
     std::fs::read(out).unwrap()
 }
 
-async fn model(server: &MockServer, model: &str, id: &str, file: &str, bytes: Vec<u8>) {
-    let output = format!("{}/files/{file}", server.uri());
-    let prediction = json!({"id": id, "status": "succeeded", "output": [output]});
-    Mock::given(method("POST"))
-        .and(path(format!("/v1/models/{model}/predictions")))
-        .respond_with(ResponseTemplate::new(201).set_body_json(&prediction))
-        .mount(server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path(format!("/v1/predictions/{id}")))
-        .respond_with(ResponseTemplate::new(200).set_body_json(&prediction))
-        .mount(server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path(format!("/files/{file}")))
-        .respond_with(ResponseTemplate::new(200).set_body_bytes(bytes))
-        .mount(server)
-        .await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn cloud_providers_make_a_video_fitted_to_the_format_at_the_reference_prices() {
-    let scratch = tempfile::tempdir().unwrap();
-    let server = MockServer::start().await;
-    slate_integration_tests::planner::answer(&server, Duration::ZERO).await;
+async fn fake_service(dir: &std::path::Path) -> FakeReplicate {
     let png = sample(
-        scratch.path(),
+        dir,
         "still.png",
         &[
             "-f",
@@ -73,7 +45,7 @@ async fn cloud_providers_make_a_video_fitted_to_the_format_at_the_reference_pric
     )
     .await;
     let clip = sample(
-        scratch.path(),
+        dir,
         "clip.mp4",
         &[
             "-f",
@@ -85,94 +57,98 @@ async fn cloud_providers_make_a_video_fitted_to_the_format_at_the_reference_pric
         ],
     )
     .await;
-    let track = sample(
-        scratch.path(),
-        "track.wav",
-        &["-f", "lavfi", "-i", "sine=f=330:d=10"],
-    )
-    .await;
-    model(&server, "stability-ai/sdxl", "img", "still.png", png).await;
-    model(&server, "minimax/hailuo-02-fast", "vid", "clip.mp4", clip).await;
-    model(&server, "meta/musicgen", "mus", "track.wav", track).await;
+    let track = sample(dir, "track.wav", &["-f", "lavfi", "-i", "sine=f=330:d=10"]).await;
+    FakeReplicate::start(vec![("png", png), ("mp4", clip), ("wav", track)]).await
+}
 
-    let api = Replicate {
-        client: reqwest::Client::new(),
-        base_url: server.uri(),
-        token: Secret::new("r8-test"),
-        deadline: Duration::from_secs(30),
-        poll_from: Duration::from_millis(20),
-        poll_to: Duration::from_millis(100),
-    };
-    let cloud = |model: &str, price: f64| PredictionModel {
-        api: api.clone(),
-        model: model.to_owned(),
-        price,
-    };
-    let reference = Prices::REFERENCE_CLOUD;
-    let providers = Providers {
-        planner: Arc::new(slate_integration_tests::planner::client(&server)),
-        images: Arc::new(PredictionImages(cloud(
-            "stability-ai/sdxl",
-            reference.per_image,
-        ))),
-        clips: Arc::new(PredictionClips(cloud(
-            "minimax/hailuo-02-fast",
-            reference.per_chunk,
-        ))),
-        music: Arc::new(PredictionMusic(cloud("meta/musicgen", reference.per_track))),
-    };
-    let h = VideoHarness::with_providers(providers).await;
-    let worker = h.worker();
-    let run = h
-        .start(Request::new("15s Nike sneakers energetic urban"))
-        .await;
-    let summary = h.wait_end(run).await;
-    assert_eq!(summary.state, RunState::Completed, "{:?}", summary.error);
-    assert!(
-        (summary.cost_usd - 0.3065).abs() < 1e-9,
-        "cost {}",
-        summary.cost_usd
-    );
-
-    let checkpoints = h.engine.checkpoints(run).await.unwrap();
-    let production: Production =
-        serde_json::from_value(checkpoints.last().unwrap().output.clone()).unwrap();
-    for still in &production.stills {
-        let image = image::open(h.path(still)).unwrap();
-        assert_eq!((image.width(), image.height()), (1280, 720));
-    }
-    let video = probe(&h.path(&production.final_video.unwrap())).await;
-    assert!(
-        (video.duration - 15.0).abs() <= 0.1,
-        "lasts {}",
-        video.duration
-    );
-    for stream in &video.streams {
-        let lasts: f64 = stream["duration"].as_str().unwrap().parse().unwrap();
-        assert!(
-            (lasts - 15.0).abs() <= 0.05,
-            "{} lasts {lasts}",
-            stream["codec_type"]
+/// Every supported image, video and music model makes a 15 s video through the fake service (the
+/// image and video models paired in turn, the music model each time): each is asked in its own
+/// words (the fake refuses any other), each output is copied and fitted to the format, and the
+/// video costs the sum of the profiles' prices.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_supported_model_makes_a_video_fitted_to_the_format_at_its_profiles_price() {
+    let scratch = tempfile::tempdir().unwrap();
+    let fake = fake_service(scratch.path()).await;
+    let planner = MockServer::start().await;
+    slate_integration_tests::planner::answer(&planner, Duration::ZERO).await;
+    let images = supported(Kind::Image);
+    let clips = supported(Kind::Video);
+    let pairs = images.len().max(clips.len());
+    for round in 0..pairs {
+        let (image, clip) = (images[round % images.len()], clips[round % clips.len()]);
+        let model = |name: &str| PredictionModel {
+            api: predictions::client(&fake.uri()),
+            profile: Profile::builtin(name).unwrap(),
+        };
+        let providers = Providers {
+            planner: Arc::new(slate_integration_tests::planner::client(&planner)),
+            images: Arc::new(PredictionImages::new(model(image)).unwrap()),
+            clips: Arc::new(PredictionClips::new(model(clip)).unwrap()),
+            music: Arc::new(PredictionMusic::new(model("meta/musicgen")).unwrap()),
+        };
+        let prices = providers.prices();
+        let h = VideoHarness::with_providers(providers).await;
+        let worker = h.worker();
+        let created_before = fake.created();
+        let request = Request {
+            max_cost_usd: Some(10.0),
+            ..Request::new("15s Nike sneakers energetic urban")
+        };
+        let run = h.start(request).await;
+        let summary = h.wait_end(run).await;
+        assert_eq!(
+            summary.state,
+            RunState::Completed,
+            "{image} and {clip}: {:?}",
+            summary.error
         );
-        if stream["codec_type"] == "video" {
-            assert_eq!(
-                (stream["width"].as_i64(), stream["r_frame_rate"].as_str()),
-                (Some(1280), Some("30/1"))
-            );
+        let expected =
+            prices.per_plan + 3.0 * prices.per_image + 3.0 * prices.per_chunk + prices.per_track;
+        assert!(
+            (summary.cost_usd - expected).abs() < 1e-9,
+            "{image} and {clip} cost {}",
+            summary.cost_usd
+        );
+        assert_eq!(
+            fake.created() - created_before,
+            3 + 3 + 1,
+            "a still per beat, a clip per 5 s, one track"
+        );
+
+        let checkpoints = h.engine.checkpoints(run).await.unwrap();
+        let production: Production =
+            serde_json::from_value(checkpoints.last().unwrap().output.clone()).unwrap();
+        for still in &production.stills {
+            let image = image::open(h.path(still)).unwrap();
+            assert_eq!((image.width(), image.height()), (1280, 720));
         }
+        let video = probe(&h.path(&production.final_video.unwrap())).await;
+        assert!(
+            (video.duration - 15.0).abs() <= 0.1,
+            "lasts {}",
+            video.duration
+        );
+        for stream in &video.streams {
+            let lasts: f64 = stream["duration"].as_str().unwrap().parse().unwrap();
+            assert!(
+                (lasts - 15.0).abs() <= 0.05,
+                "{} lasts {lasts}",
+                stream["codec_type"]
+            );
+            if stream["codec_type"] == "video" {
+                assert_eq!(
+                    (stream["width"].as_i64(), stream["r_frame_rate"].as_str()),
+                    (Some(1280), Some("30/1"))
+                );
+            }
+        }
+        worker.cancel();
+        h.db.drop().await;
     }
-    let creations = server
-        .received_requests()
-        .await
-        .unwrap()
+    let first_frames = fake
+        .inputs()
         .iter()
-        .filter(|r| r.method.as_str() == "POST" && r.url.path().ends_with("/predictions"))
+        .filter_map(|i| i.get("first_frame_image").or(i.get("start_image")).cloned())
         .count();
-    assert_eq!(
-        creations,
-        3 + 3 + 1,
-        "a still per beat, a clip per 5 s, one track"
-    );
-    worker.cancel();
-    h.db.drop().await;
+    assert_eq!(first_frames, 3 * pairs, "every clip starts from its frame");
 }
