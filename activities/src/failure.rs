@@ -15,6 +15,7 @@ fn explain(code: &str) -> &'static str {
         "budget_exceeded" => "the video would cost more than its budget",
         "invalid_plan" => "no valid plan could be made for this prompt",
         "provider_rejected" => "the model refused the request",
+        "quota_exceeded" => "the model's account has no quota left",
         "provider_failed" | "provider_garbled" | "no_video" => "the model did not deliver a result",
         "provider_timeout" | "provider_unavailable" | "provider_unreachable" | "rate_limited" => {
             "the model could not be reached in time"

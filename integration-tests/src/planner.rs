@@ -44,11 +44,11 @@ pub async fn answer(server: &MockServer, delay: Duration) {
 
 /// The planner client of `server`.
 pub fn client(server: &MockServer) -> OpenAiPlanner {
-    OpenAiPlanner {
-        client: reqwest::Client::new(),
-        base_url: format!("{}/v1", server.uri()),
-        model: "planner".into(),
-        api_key: Secret::new("sk-test"),
-        price: Prices::REFERENCE_CLOUD.per_plan,
-    }
+    OpenAiPlanner::new(
+        reqwest::Client::new(),
+        &format!("{}/v1", server.uri()),
+        "planner",
+        Some(Secret::new("sk-test")),
+        Prices::REFERENCE_CLOUD.per_plan,
+    )
 }

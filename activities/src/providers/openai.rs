@@ -1,8 +1,19 @@
-//! The OpenAI-compatible planner: a chat completion with a JSON-schema response, at temperature
-//! 0.2 + 0.6 x creativity. The model chooses the archetype, the beats (ids from the library), their
-//! lengths and prompts, and the style; the beats' framing and camera come from the library. An
-//! answer that is not a valid spec is sent back once with the reason; a second invalid answer
-//! fails planning for good.
+//! The OpenAI-compatible planner: a chat completion with a strict JSON-schema response, at
+//! temperature 0.2 + 0.6 x creativity. The model chooses the archetype, the beats (ids from the
+//! library), their lengths and prompts, and the style; the beats' framing and camera come from the
+//! library. An answer that is not a valid spec is sent back once with the reason; a second invalid
+//! answer fails planning for good.
+//!
+//! Models differ in what they accept. Reasoning models (the o-series, gpt-5) refuse any temperature
+//! but their default, and some models or servers refuse `json_schema` response formats: each is
+//! left out from the start for the models known to refuse it, and a refusal (400 naming the
+//! parameter) leaves it out of that request and every later one. An API key is sent only when one
+//! is configured (local servers such as Ollama or llama.cpp need none).
+
+use std::sync::{
+    atomic::{AtomicBool, Ordering},
+    Arc,
+};
 
 use async_trait::async_trait;
 use serde::Deserialize;
@@ -10,7 +21,7 @@ use serde_json::{json, Value};
 use slate_engine::StepError;
 
 use super::{
-    http::{checked, transport_error, Secret},
+    http::{checked, status_error, transport_error, Secret},
     Planner,
 };
 use crate::{
@@ -24,13 +35,52 @@ const PROVIDER: &str = "the planner";
 
 #[derive(Debug, Clone)]
 pub struct OpenAiPlanner {
-    pub client: reqwest::Client,
+    client: reqwest::Client,
     /// For example `https://api.openai.com/v1`.
-    pub base_url: String,
-    pub model: String,
-    pub api_key: Secret,
+    base_url: String,
+    model: String,
+    api_key: Option<Secret>,
     /// USD per plan.
-    pub price: f64,
+    price: f64,
+    sends: Arc<Sends>,
+}
+
+/// The optional parameters the model accepts, as far as is known.
+#[derive(Debug)]
+struct Sends {
+    temperature: AtomicBool,
+    schema: AtomicBool,
+}
+
+impl OpenAiPlanner {
+    pub fn new(
+        client: reqwest::Client,
+        base_url: &str,
+        model: &str,
+        api_key: Option<Secret>,
+        price: f64,
+    ) -> Self {
+        Self {
+            client,
+            base_url: base_url.trim_end_matches('/').to_owned(),
+            model: model.to_owned(),
+            api_key,
+            price,
+            sends: Arc::new(Sends {
+                temperature: AtomicBool::new(takes_temperature(model)),
+                schema: AtomicBool::new(true),
+            }),
+        }
+    }
+}
+
+/// Whether `model` takes a temperature: reasoning models (o1, o3, o4-mini, gpt-5 and its minis)
+/// take only their default; gpt-5's chat models take one.
+fn takes_temperature(model: &str) -> bool {
+    let name = model.rsplit('/').next().unwrap_or(model);
+    let reasoning = ["o1", "o3", "o4"].iter().any(|p| name.starts_with(p))
+        || (name.starts_with("gpt-5") && !name.contains("chat"));
+    !reasoning
 }
 
 /// What the model answers.
@@ -85,24 +135,52 @@ impl Planner for OpenAiPlanner {
 
 impl OpenAiPlanner {
     async fn complete(&self, messages: &[Value], creativity: f64) -> Result<String, StepError> {
-        let body = json!({
-            "model": self.model,
-            "temperature": 0.2 + 0.6 * creativity.clamp(0.0, 1.0),
-            "messages": messages,
-            "response_format": {
-                "type": "json_schema",
-                "json_schema": {"name": "ad_plan", "schema": schema()}
+        let response = loop {
+            let temperature = self.sends.temperature.load(Ordering::Relaxed);
+            let schema = self.sends.schema.load(Ordering::Relaxed);
+            let mut body = json!({"model": self.model, "messages": messages});
+            if temperature {
+                body["temperature"] = json!(0.2 + 0.6 * creativity.clamp(0.0, 1.0));
             }
-        });
-        let url = format!("{}/chat/completions", self.base_url.trim_end_matches('/'));
-        let response = self
-            .client
-            .post(url)
-            .bearer_auth(self.api_key.expose())
-            .json(&body)
-            .send()
-            .await
-            .map_err(|e| transport_error(PROVIDER, e))?;
+            if schema {
+                body["response_format"] = json!({
+                    "type": "json_schema",
+                    "json_schema": {"name": "ad_plan", "strict": true, "schema": strict(schema_of_plan())}
+                });
+            } else {
+                body["messages"]
+                    .as_array_mut()
+                    .expect("messages are a list")
+                    .push(json!({"role": "system", "content": format!(
+                        "Answer with one JSON object, and nothing else, that follows this JSON schema: {}",
+                        schema_of_plan()
+                    )}));
+            }
+            let mut request = self
+                .client
+                .post(format!("{}/chat/completions", self.base_url))
+                .json(&body);
+            if let Some(key) = &self.api_key {
+                request = request.bearer_auth(key.expose());
+            }
+            let response = request
+                .send()
+                .await
+                .map_err(|e| transport_error(PROVIDER, e))?;
+            if response.status() != reqwest::StatusCode::BAD_REQUEST {
+                break response;
+            }
+            let (status, headers) = (response.status(), response.headers().clone());
+            let text = response.text().await.unwrap_or_default();
+            let refused: Value = serde_json::from_str(&text).unwrap_or_default();
+            let sends = match refused["error"]["param"].as_str() {
+                Some("temperature") if temperature => &self.sends.temperature,
+                Some("response_format") if schema => &self.sends.schema,
+                _ => return Err(status_error(PROVIDER, status, &headers, &text)),
+            };
+            tracing::info!(model = %self.model, refused = %refused["error"]["param"], "the planner's model refused a parameter; leaving it out");
+            sends.store(false, Ordering::Relaxed);
+        };
         let answer: Value = checked(PROVIDER, response)
             .await?
             .json()
@@ -209,7 +287,31 @@ fn ask(request: &Request) -> String {
     )
 }
 
-fn schema() -> Value {
+/// `schema` as strict structured outputs require it: every object closed
+/// (`additionalProperties: false`), every property required.
+fn strict(mut schema: Value) -> Value {
+    if let Some(object) = schema.as_object_mut() {
+        if object.get("type") == Some(&json!("object")) {
+            object.insert("additionalProperties".into(), json!(false));
+            let names: Vec<Value> = object
+                .get("properties")
+                .and_then(Value::as_object)
+                .map(|p| p.keys().map(|k| json!(k)).collect())
+                .unwrap_or_default();
+            object.insert("required".into(), Value::Array(names));
+        }
+        for value in object.values_mut() {
+            *value = strict(value.take());
+        }
+    } else if let Some(items) = schema.as_array_mut() {
+        for value in items {
+            *value = strict(value.take());
+        }
+    }
+    schema
+}
+
+fn schema_of_plan() -> Value {
     let text = json!({"type": "string"});
     json!({
         "type": "object",
@@ -245,14 +347,19 @@ mod tests {
 
     use super::*;
 
+    fn planner_of(server: &MockServer, model: &str, key: Option<&str>) -> OpenAiPlanner {
+        let base = format!("{}/v1", server.uri());
+        OpenAiPlanner::new(
+            reqwest::Client::new(),
+            &base,
+            model,
+            key.map(Secret::new),
+            0.02,
+        )
+    }
+
     fn planner(server: &MockServer) -> OpenAiPlanner {
-        OpenAiPlanner {
-            client: reqwest::Client::new(),
-            base_url: format!("{}/v1", server.uri()),
-            model: "planner-small".into(),
-            api_key: Secret::new("sk-test"),
-            price: 0.02,
-        }
+        planner_of(server, "planner-small", Some("sk-test"))
     }
 
     fn completion(content: &str) -> ResponseTemplate {
@@ -375,6 +482,142 @@ mod tests {
         assert!(
             !refused.message.contains("sk-test"),
             "the key is not in the message"
+        );
+    }
+
+    /// The bodies the planner sent.
+    async fn bodies(server: &MockServer) -> Vec<Value> {
+        let requests = server.received_requests().await.unwrap();
+        requests
+            .iter()
+            .map(|r| serde_json::from_slice(&r.body).unwrap())
+            .collect()
+    }
+
+    /// The error body OpenAI answers for a parameter the model does not support.
+    fn unsupported(param: &str) -> ResponseTemplate {
+        ResponseTemplate::new(400).set_body_json(json!({"error": {
+            "message": format!("Unsupported value: '{param}' does not support 0.5 with this model. Only the default (1) value is supported."),
+            "type": "invalid_request_error", "param": param, "code": "unsupported_value"}}))
+    }
+
+    #[tokio::test]
+    async fn a_reasoning_model_is_sent_no_temperature_and_the_schema_is_strict_on_every_object() {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .respond_with(completion(&valid_answer()))
+            .mount(&server)
+            .await;
+        planner_of(&server, "gpt-5-mini", Some("sk-test"))
+            .plan(&Request::new("iPhone"))
+            .await
+            .unwrap();
+        let body = &bodies(&server).await[0];
+        assert!(body.get("temperature").is_none());
+        let format = &body["response_format"]["json_schema"];
+        assert_eq!(format["strict"], true);
+        fn every_object_is_closed(schema: &Value) -> bool {
+            let closed = schema["type"] != "object" || schema["additionalProperties"] == false;
+            closed
+                && match schema {
+                    Value::Object(map) => map.values().all(every_object_is_closed),
+                    Value::Array(items) => items.iter().all(every_object_is_closed),
+                    _ => true,
+                }
+        }
+        assert!(every_object_is_closed(&format["schema"]));
+    }
+
+    #[tokio::test]
+    async fn a_refused_temperature_or_schema_is_left_out_once_refused_and_afterwards() {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .respond_with(unsupported("temperature"))
+            .up_to_n_times(1)
+            .mount(&server)
+            .await;
+        Mock::given(method("POST"))
+            .respond_with(ResponseTemplate::new(400).set_body_json(json!({"error": {
+                "message": "Invalid parameter: 'response_format' of type 'json_schema' is not supported with this model.",
+                "type": "invalid_request_error", "param": "response_format", "code": null}})))
+            .up_to_n_times(1)
+            .mount(&server)
+            .await;
+        Mock::given(method("POST"))
+            .respond_with(completion(&valid_answer()))
+            .mount(&server)
+            .await;
+        let planner = planner(&server);
+        planner.plan(&Request::new("iPhone")).await.unwrap();
+        planner.plan(&Request::new("iPhone")).await.unwrap();
+        let bodies = bodies(&server).await;
+        assert_eq!(bodies.len(), 4, "each refusal cost one request, once");
+        assert!(bodies[0].get("temperature").is_some());
+        assert!(
+            bodies[1].get("temperature").is_none() && bodies[1].get("response_format").is_some()
+        );
+        for body in &bodies[2..] {
+            assert!(body.get("temperature").is_none() && body.get("response_format").is_none());
+            let last = body["messages"].as_array().unwrap().last().unwrap()["content"].to_string();
+            assert!(
+                last.contains("JSON schema"),
+                "the schema is asked for in words"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_server_that_needs_no_key_is_sent_none() {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .respond_with(completion(&valid_answer()))
+            .mount(&server)
+            .await;
+        planner_of(&server, "llama3.1", None)
+            .plan(&Request::new("iPhone"))
+            .await
+            .unwrap();
+        let requests = server.received_requests().await.unwrap();
+        assert!(requests[0].headers.get("authorization").is_none());
+    }
+
+    #[tokio::test]
+    async fn a_rate_limit_waits_as_long_as_retry_after_ms_says_and_an_empty_quota_is_permanent() {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .respond_with(
+                ResponseTemplate::new(429)
+                    .insert_header("retry-after-ms", "250")
+                    .set_body_json(json!({"error": {"message": "Rate limit reached for gpt-4o. Please try again in 250ms.",
+                        "type": "requests", "param": null, "code": "rate_limit_exceeded"}})),
+            )
+            .up_to_n_times(1)
+            .mount(&server)
+            .await;
+        Mock::given(method("POST"))
+            .respond_with(ResponseTemplate::new(429).set_body_json(json!({"error": {
+                "message": "You exceeded your current quota, please check your plan and billing details.",
+                "type": "insufficient_quota", "param": null, "code": "insufficient_quota"}})))
+            .mount(&server)
+            .await;
+        let planner = planner(&server);
+        let limited = planner.plan(&Request::new("iPhone")).await.unwrap_err();
+        assert_eq!(
+            (
+                limited.code.as_str(),
+                limited.retryable,
+                limited.retry_after
+            ),
+            (
+                "rate_limited",
+                true,
+                Some(std::time::Duration::from_millis(250))
+            )
+        );
+        let spent = planner.plan(&Request::new("iPhone")).await.unwrap_err();
+        assert_eq!(
+            (spent.code.as_str(), spent.retryable),
+            ("quota_exceeded", false)
         );
     }
 }

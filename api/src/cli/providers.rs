@@ -28,6 +28,7 @@ pub struct CloudArgs {
         default_value = "https://api.openai.com/v1"
     )]
     planner_url: String,
+    /// The planner API's key; a server that needs none (Ollama, llama.cpp) gets none.
     #[arg(long, env = "OPENAI_API_KEY", hide_env_values = true)]
     openai_api_key: Option<String>,
     /// USD per plan.
@@ -79,17 +80,15 @@ impl CloudArgs {
             .timeout(Duration::from_secs(120))
             .build()?;
         if let Some(model) = &self.planner_model {
-            let api_key = self
-                .openai_api_key
-                .clone()
-                .context("SLATE_PLANNER_MODEL is set, so OPENAI_API_KEY must be too")?;
-            providers.planner = Arc::new(OpenAiPlanner {
-                client: client.clone(),
-                base_url: self.planner_url.clone(),
-                model: model.clone(),
-                api_key: Secret::new(api_key),
-                price: self.price_plan,
-            });
+            let api_key = self.openai_api_key.clone().map(Secret::new);
+            let planner = OpenAiPlanner::new(
+                client.clone(),
+                &self.planner_url,
+                model,
+                api_key,
+                self.price_plan,
+            );
+            providers.planner = Arc::new(planner);
         }
         let refused = |e: String| anyhow::anyhow!(e);
         let image = (&self.image_model, &self.image_profile, self.price_image);
