@@ -136,6 +136,8 @@ pub const FAMILIES: [Family; 9] = [
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ending {
     Succeeds,
+    /// It succeeds, and its output is deleted before anyone fetches it.
+    SucceedsThenDeleted,
     Fails,
     /// Its deadline passed before it started.
     Aborted,
@@ -529,6 +531,10 @@ fn advance(p: &mut Stored) {
         ("starting", Ending::Aborted) => "aborted",
         ("starting", _) => "processing",
         ("processing", Ending::Succeeds) => "succeeded",
+        ("processing", Ending::SucceedsThenDeleted) => {
+            p.removed = true;
+            "succeeded"
+        }
         ("processing", Ending::Fails) => "failed",
         ("processing", Ending::Aborted) => "aborted",
         (status, _) => status,

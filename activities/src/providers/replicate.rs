@@ -64,6 +64,17 @@ pub struct Job<'a> {
     pub key: &'a str,
 }
 
+impl Job<'_> {
+    /// This job with `seed` in its seed input, if it has one.
+    fn seeded(&self, seed: u32) -> Self {
+        let mut job = self.clone();
+        if let (Some(field), Some(input)) = (job.seed, job.input.as_object_mut()) {
+            input.insert(field.to_owned(), json!(seed));
+        }
+        job
+    }
+}
+
 #[derive(Debug, Deserialize)]
 struct Prediction {
     id: String,
@@ -112,11 +123,7 @@ impl Replicate {
         let mut earlier = Vec::new();
         for number in 1..=MAX_PREDICTIONS {
             let part = format!("prediction-{}-{number}", job.name);
-            let mut job = job.clone();
-            if let (Some(field), Some(input)) = (job.seed, job.input.as_object_mut()) {
-                input.insert(field.to_owned(), json!(seed(ctx, &part)));
-            }
-            let job = &job;
+            let job = &job.seeded(seed(ctx, &part));
             let intent: Intent = ctx
                 .memo(&format!("{part}-intent"), async {
                     Ok(Intent {
@@ -153,7 +160,11 @@ impl Replicate {
                 Ok(false)
             }
             Ended::Succeeded(output) => {
-                let Some(bytes) = self.download(&first_url(&output)?).await? else {
+                let bytes = match output {
+                    Value::Null => None,
+                    output => self.download(&first_url(&output)?).await?,
+                };
+                let Some(bytes) = bytes else {
                     tracing::warn!(prediction = %id, "prediction's output is gone; starting a new one");
                     return Ok(false);
                 };

@@ -253,6 +253,18 @@ async fn an_output_copied_before_the_service_deleted_it_is_never_fetched_again()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_output_deleted_before_it_was_copied_is_made_again_by_a_new_prediction() {
+    let s = setup().await;
+    s.fake.then_end(&[Ending::SucceedsThenDeleted]);
+    s.worker();
+    let run = s.run(&["still"], 120).await;
+    let summary = s.end(run).await;
+    assert_eq!(summary.state, RunState::Completed, "{:?}", summary.error);
+    assert_eq!(s.fake.created(), 2);
+    s.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_prediction_aborted_or_stopped_at_its_deadline_is_replaced_by_a_new_one() {
     let s = setup().await;
     s.fake.then_end(&[Ending::Aborted, Ending::Held]);
