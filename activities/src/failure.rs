@@ -17,6 +17,7 @@ fn explain(code: &str) -> &'static str {
         "provider_rejected" => "the model refused the request",
         "quota_exceeded" => "the model's account has no quota left",
         "provider_failed" | "provider_garbled" | "no_video" => "the model did not deliver a result",
+        "unsafe_output" | "output_too_large" => "the model's output could not be accepted",
         "provider_timeout" | "provider_unavailable" | "provider_unreachable" | "rate_limited" => {
             "the model could not be reached in time"
         }

@@ -95,6 +95,18 @@ impl MediaStore {
             })
     }
 
+    /// Copies the file at `source` (outside the store) in as `key`, atomically.
+    pub async fn put_file(&self, source: &Path, key: &str) -> Result<(), StoreError> {
+        let scratch = self.scratch(key).await?;
+        tokio::fs::copy(source, &scratch)
+            .await
+            .map_err(|source| StoreError::Io {
+                path: scratch.clone(),
+                source,
+            })?;
+        self.commit(&scratch, key).await
+    }
+
     /// Writes `bytes` as `key`, atomically.
     pub async fn put(&self, key: &str, bytes: &[u8]) -> Result<(), StoreError> {
         let scratch = self.scratch(key).await?;

@@ -1,5 +1,6 @@
-//! A stub of an OpenAI-compatible planner: it answers every chat completion with one valid plan of a
-//! 15 s video, after a delay when a test needs to watch planning happen.
+//! A stub of an OpenAI-compatible planner: it answers every chat completion, in the shape of the
+//! API reference, with one valid plan of a 15 s video, after a delay when a test needs to watch
+//! planning happen.
 
 use std::time::Duration;
 
@@ -28,9 +29,27 @@ pub fn plan() -> Value {
     })
 }
 
+/// A chat completion answering `content`, shaped as the API reference's chat completion object
+/// (https://platform.openai.com/docs/api-reference/chat/object).
+pub fn completion(content: &str) -> Value {
+    json!({
+        "id": "chatcmpl-slate",
+        "object": "chat.completion",
+        "created": 1_764_547_200,
+        "model": "planner",
+        "choices": [{
+            "index": 0,
+            "message": {"role": "assistant", "content": content, "refusal": null},
+            "logprobs": null,
+            "finish_reason": "stop"
+        }],
+        "usage": {"prompt_tokens": 1200, "completion_tokens": 300, "total_tokens": 1500}
+    })
+}
+
 /// Mounts the planner on `server`; each answer leaves `delay` after its request.
 pub async fn answer(server: &MockServer, delay: Duration) {
-    let body = json!({"choices": [{"message": {"content": plan().to_string()}}]});
+    let body = completion(&plan().to_string());
     Mock::given(method("POST"))
         .and(path("/v1/chat/completions"))
         .respond_with(

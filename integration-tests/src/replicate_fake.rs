@@ -32,6 +32,15 @@ use chrono::Utc;
 use serde_json::{json, Value};
 use wiremock::{Match, Mock, MockServer, Request, Respond, ResponseTemplate};
 
+/// A small PNG, as an image model's output.
+pub fn sample_png() -> Vec<u8> {
+    let mut bytes = std::io::Cursor::new(Vec::new());
+    image::RgbImage::new(16, 9)
+        .write_to(&mut bytes, image::ImageFormat::Png)
+        .expect("writing to memory");
+    bytes.into_inner()
+}
+
 /// A model family as the service knows it.
 #[derive(Debug, Clone)]
 pub struct Family {

@@ -1,4 +1,4 @@
-//! Running ffmpeg: its child dies with its attempt. The child is killed when the attempt drops it
+//! Running ffmpeg and ffprobe: a child dies with its attempt. The child is killed when the attempt drops it
 //! (cancel, timeout), and the kernel kills it if the worker itself dies (parent-death signal), so
 //! a crash leaves no ffmpeg running.
 
@@ -17,13 +17,37 @@ where
     I: IntoIterator<Item = S>,
     S: AsRef<OsStr>,
 {
-    let program = "ffmpeg";
+    let fixed = ["-hide_banner", "-nostdin", "-loglevel", "error", "-y"];
+    tool("ffmpeg", fixed, args).await.map(drop)
+}
+
+/// Runs `ffprobe` with `args` and returns what it printed.
+pub async fn probe<I, S>(args: I) -> Result<String, StepError>
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    let output = tool("ffprobe", ["-hide_banner"], args).await?;
+    Ok(String::from_utf8_lossy(&output).into_owned())
+}
+
+/// Runs `program` with `fixed` then `args` until it ends; its standard output, or the last lines
+/// of its error output when it fails.
+async fn tool<const N: usize, I, S>(
+    program: &str,
+    fixed: [&str; N],
+    args: I,
+) -> Result<Vec<u8>, StepError>
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
     let mut command = Command::new(program);
     command
-        .args(["-hide_banner", "-nostdin", "-loglevel", "error", "-y"])
+        .args(fixed)
         .args(args)
         .stdin(Stdio::null())
-        .stdout(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true);
     // The signal fires when the thread that spawned the child ends; tokio's worker threads live as
@@ -49,7 +73,7 @@ where
         .await
         .map_err(|e| StepError::retryable("ffmpeg_wait", e.to_string()))?;
     if output.status.success() {
-        return Ok(());
+        return Ok(output.stdout);
     }
     let stderr = String::from_utf8_lossy(&output.stderr);
     let tail: Vec<&str> = stderr.lines().rev().take(5).collect();

@@ -8,6 +8,7 @@
 //! retryable; other 4xx are permanent. API keys are [`Secret`]s, never printed.
 
 pub mod embedded;
+pub mod fetch;
 pub mod http;
 pub mod openai;
 pub mod predictions;

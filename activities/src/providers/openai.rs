@@ -362,9 +362,14 @@ mod tests {
         planner_of(server, "planner-small", Some("sk-test"))
     }
 
+    /// A chat completion as the API reference shows it
+    /// (https://platform.openai.com/docs/api-reference/chat/object).
     fn completion(content: &str) -> ResponseTemplate {
         ResponseTemplate::new(200).set_body_json(json!({
-            "choices": [{"message": {"role": "assistant", "content": content}}]
+            "id": "chatcmpl-1", "object": "chat.completion", "created": 1_764_547_200, "model": "m",
+            "choices": [{"index": 0, "finish_reason": "stop",
+                "message": {"role": "assistant", "content": content, "refusal": null}}],
+            "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}
         }))
     }
 

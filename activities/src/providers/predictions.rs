@@ -6,6 +6,7 @@ use async_trait::async_trait;
 use slate_engine::{StepContext, StepError};
 
 use super::{
+    fetch::MediaKind,
     profiles::{Kind, Profile},
     replicate::{Job, Replicate},
     ClipJob, ImageModel, MusicModel, VideoModel,
@@ -64,6 +65,11 @@ impl PredictionModel {
             input,
             seed: self.profile.seed.as_deref(),
             deadline: self.profile.deadline(),
+            kind: match self.profile.kind {
+                Kind::Image => MediaKind::Image,
+                Kind::Video => MediaKind::Video,
+                Kind::Music => MediaKind::Audio,
+            },
             key,
         };
         self.api.run(ctx, store, &job).await

@@ -1,7 +1,7 @@
 //! A client of Replicate's predictions API (https://replicate.com/docs/reference/http): create a
 //! prediction of a version with `POST /v1/predictions`, with a `Cancel-After` deadline, poll it
 //! until it ends, and copy its first output into Slate's storage at once (the service deletes
-//! outputs after about an hour).
+//! outputs after about an hour), fetched as untrusted input ([`Fetcher`]).
 //!
 //! It never pays twice for one part of a step. Before a create is sent, the time and the attempt
 //! are memoized; the created prediction's id is memoized as soon as it is known; and an attempt
@@ -16,12 +16,14 @@ use std::time::Duration;
 use backon::{BackoffBuilder, ExponentialBuilder};
 use base64::{engine::general_purpose::STANDARD as BASE64, Engine as _};
 use chrono::{DateTime, Utc};
-use reqwest::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use slate_engine::{StepContext, StepError};
 
-use super::http::{checked, transport_error, Secret};
+use super::{
+    fetch::{Fetcher, MediaKind},
+    http::{checked, transport_error, Secret},
+};
 use crate::storage::MediaStore;
 
 const PROVIDER: &str = "the predictions API";
@@ -42,6 +44,8 @@ pub struct Replicate {
     /// For example `https://api.replicate.com`.
     pub base_url: String,
     pub token: Secret,
+    /// What downloads the outputs.
+    pub fetcher: Fetcher,
     /// The first and the longest pause between two polls.
     pub poll_from: Duration,
     pub poll_to: Duration,
@@ -60,6 +64,8 @@ pub struct Job<'a> {
     pub seed: Option<&'a str>,
     /// How long the prediction may take before the service cancels it.
     pub deadline: Duration,
+    /// What its output must be.
+    pub kind: MediaKind,
     /// The media key its first output is copied to.
     pub key: &'a str,
 }
@@ -160,15 +166,15 @@ impl Replicate {
                 Ok(false)
             }
             Ended::Succeeded(output) => {
-                let bytes = match output {
+                let file = match output {
                     Value::Null => None,
-                    output => self.download(&first_url(&output)?).await?,
+                    output => self.fetcher.fetch(&first_url(&output)?, job.kind).await?,
                 };
-                let Some(bytes) = bytes else {
+                let Some(file) = file else {
                     tracing::warn!(prediction = %id, "prediction's output is gone; starting a new one");
                     return Ok(false);
                 };
-                store.put(job.key, &bytes).await?;
+                store.put_file(file.path(), job.key).await?;
                 Ok(true)
             }
         }
@@ -309,25 +315,6 @@ impl Replicate {
         }
     }
 
-    /// The bytes at `url` (an output of a prediction); none when the service has deleted it.
-    async fn download(&self, url: &str) -> Result<Option<Vec<u8>>, StepError> {
-        let response = self
-            .client
-            .get(url)
-            .send()
-            .await
-            .map_err(|e| transport_error(PROVIDER, e))?;
-        if matches!(response.status(), StatusCode::NOT_FOUND | StatusCode::GONE) {
-            return Ok(None);
-        }
-        let bytes = checked(PROVIDER, response)
-            .await?
-            .bytes()
-            .await
-            .map_err(|e| transport_error(PROVIDER, e))?;
-        Ok(Some(bytes.to_vec()))
-    }
-
     /// A file as a model input: inline as a data URI when it is small, else uploaded with the
     /// files API and passed by its URL.
     pub async fn file_input(
@@ -447,6 +434,7 @@ mod tests {
             input: json!({"prompt": "a mug", "seed": 7}),
             seed: Some("seed"),
             deadline: Duration::from_secs(60),
+            kind: MediaKind::Image,
             key: "k",
         };
         let made = prediction(

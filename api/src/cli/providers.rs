@@ -8,6 +8,7 @@ use clap::Args;
 use slate_activities::{
     cost::Prices,
     providers::{
+        fetch::Fetcher,
         openai::OpenAiPlanner,
         predictions::{PredictionClips, PredictionImages, PredictionModel, PredictionMusic},
         profiles::{supported, Kind, Price, Profile},
@@ -68,6 +69,10 @@ pub struct CloudArgs {
     replicate_url: String,
     #[arg(long, env = "REPLICATE_API_TOKEN", hide_env_values = true)]
     replicate_api_token: Option<String>,
+    /// Hosts whose files may be fetched over plain http and at non-public addresses (comma
+    /// separated; none by default: outputs come over https from public addresses only).
+    #[arg(long, env = "SLATE_TRUSTED_MEDIA_HOSTS", value_delimiter = ',')]
+    trusted_media_hosts: Vec<String>,
 }
 
 impl CloudArgs {
@@ -130,6 +135,7 @@ impl CloudArgs {
             client: client.clone(),
             base_url: self.replicate_url.clone(),
             token: Secret::new(token),
+            fetcher: Fetcher::new(self.trusted_media_hosts.clone()),
             poll_from: Duration::from_millis(500),
             poll_to: Duration::from_secs(5),
         };

@@ -3,6 +3,8 @@
 //! paying twice (a create whose answer was lost, a worker killed before the prediction's id was
 //! stored), and outputs copied before the service deletes them.
 
+mod fetch;
+
 use std::time::Duration;
 
 use serde_json::json;
@@ -11,7 +13,7 @@ use slate_integration_tests::{
     database::TestDatabase,
     predictions::{self, Job},
     process::WorkerProcess,
-    replicate_fake::{Ending, FakeReplicate, Fault},
+    replicate_fake::{sample_png, Ending, FakeReplicate, Fault},
     wait,
 };
 use tokio_util::sync::CancellationToken;
@@ -29,7 +31,7 @@ struct Setup {
 }
 
 async fn setup() -> Setup {
-    let fake = FakeReplicate::start(vec![("png", vec![7u8; 1234])]).await;
+    let fake = FakeReplicate::start(vec![("png", sample_png())]).await;
     let db = TestDatabase::new().await;
     let media = tempfile::tempdir().unwrap();
     let workflow = predictions::workflow(predictions::client(&fake.uri()), media.path().into());
@@ -111,7 +113,7 @@ async fn a_community_model_is_created_by_its_version_with_a_deadline_and_its_lis
     assert_eq!(summary.state, RunState::Completed, "{:?}", summary.error);
     assert_eq!(
         s.engine.checkpoints(run).await.unwrap()[0].output,
-        json!([1234])
+        json!([sample_png().len()])
     );
     let requests = s.fake.server.received_requests().await.unwrap();
     let create = requests
@@ -244,7 +246,7 @@ async fn an_output_copied_before_the_service_deleted_it_is_never_fetched_again()
     assert_eq!(summary.state, RunState::Completed, "{:?}", summary.error);
     assert_eq!(
         s.engine.checkpoints(run).await.unwrap()[0].output,
-        json!([1234, 1234])
+        json!([sample_png().len(), sample_png().len()])
     );
     assert_eq!(s.fake.gone_served(), 0, "the deleted output was not needed");
     assert_eq!(s.fake.created(), 2);
