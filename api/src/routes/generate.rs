@@ -1,5 +1,6 @@
 //! POST /api/generate: checks the request, then writes the video's row, its run and its first
-//! task in one transaction. An Idempotency-Key makes a repeated request return the first answer.
+//! task in one transaction. An Idempotency-Key makes a repeated request return the first answer,
+//! even when the queue is full.
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{Map, Value};
@@ -74,23 +75,24 @@ pub async fn generate(
 ) -> Result<HttpResponse, ApiError> {
     let request = parse(&body)?;
     let key = idempotency_key(&http)?;
-    if video_queue_is_full(&state.pool, state.max_queued).await? {
-        return Err(ApiError::Busy {
-            retry_after_secs: 10,
-        });
-    }
     let mut tx = state.pool.begin().await?;
     let options = StartOptions {
         idempotency_key: key,
         ..StartOptions::default()
     };
+    // A repeat of a keyed request is answered before the queue is looked at: it queues nothing.
     let started = slate_engine::start_using(&mut tx, &state.workflow, &request, options).await?;
-    if started.created {
-        video_insert(&mut tx, started.run_id, &request).await?;
-        tx.commit().await?;
-    } else {
+    if !started.created {
         tx.rollback().await?;
         same_request_or_refuse(&state, started.run_id, &request).await?;
+    } else if video_queue_is_full(&state.pool, state.max_queued).await? {
+        tx.rollback().await?;
+        return Err(ApiError::Busy {
+            retry_after_secs: 10,
+        });
+    } else {
+        video_insert(&mut tx, started.run_id, &request).await?;
+        tx.commit().await?;
     }
     Ok(HttpResponse::Ok().json(Admitted {
         video_id: started.run_id.0,

@@ -123,14 +123,29 @@ async fn an_idempotency_key_returns_the_first_video_and_refuses_another_body() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_full_queue_refuses_admission_with_429_and_retry_after() {
+async fn a_full_queue_refuses_a_new_video_with_429_and_retry_after_but_not_a_repeat() {
     let app = spawn_app_with(Options {
         max_queued: 2,
         ..Options::default()
     })
     .await;
-    app.generate("15s watch").await;
+    let keyed = || {
+        app.http
+            .post(format!("{}/api/generate", app.base))
+            .header("idempotency-key", "order-8")
+            .json(&json!({"prompt": "15s watch"}))
+            .send()
+    };
+    let first: Value = keyed().await.unwrap().json().await.unwrap();
     app.generate("15s shoes").await;
+    let repeat = keyed().await.unwrap();
+    assert_eq!(
+        repeat.status().as_u16(),
+        200,
+        "a repeat is answered though the queue is full"
+    );
+    let repeat: Value = repeat.json().await.unwrap();
+    assert_eq!(repeat["video_id"], first["video_id"]);
     let response = app
         .http
         .post(format!("{}/api/generate", app.base))
