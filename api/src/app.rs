@@ -11,7 +11,7 @@ use actix_web::{
     web, App, HttpServer,
 };
 use slate_activities::plan::Request;
-use slate_engine::{Engine, Workflow};
+use slate_engine::{Bucket, Engine, Workflow};
 
 use crate::{
     error::ApiError, eta::PhaseLengthsCache, feed::Feed, media_urls::MediaUrls, openapi, routes,
@@ -31,6 +31,8 @@ pub struct Settings {
     pub media_dir: PathBuf,
     /// How many videos may wait for their first step before admissions are refused (429).
     pub max_queued: i64,
+    /// The rate of generate requests, shared by every process; unlimited when none.
+    pub generate_limit: Option<Bucket>,
     /// The operators' bearer token; without one the admin API is off.
     pub admin_token: Option<String>,
     /// The origins whose pages may call the API from a browser (CORS); `*` for any.
@@ -63,6 +65,7 @@ impl Application {
             workflow,
             urls: MediaUrls { public_url },
             max_queued: settings.max_queued,
+            generate_limit: settings.generate_limit,
             admin_token: settings.admin_token.clone().filter(|t| !t.is_empty()),
             feed,
             phase_lengths: PhaseLengthsCache::default(),

@@ -47,6 +47,8 @@ pub enum ApiError {
     Conflict(String),
     #[error("too many videos are queued; try again later")]
     Busy { retry_after_secs: u64 },
+    #[error("too many requests; try again later")]
+    RateLimited { retry_after_secs: u64 },
     #[error("the database is unreachable")]
     Unavailable,
 }
@@ -69,6 +71,7 @@ impl ApiError {
             Self::Unauthorized => "unauthorized",
             Self::Conflict(_) => "conflict",
             Self::Busy { .. } => "too_many_queued",
+            Self::RateLimited { .. } => "rate_limited",
             Self::Unavailable => "database_unavailable",
         }
     }
@@ -120,7 +123,7 @@ impl ResponseError for ApiError {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::Conflict(_) => StatusCode::CONFLICT,
-            Self::Busy { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::Busy { .. } | Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
@@ -139,7 +142,7 @@ impl ResponseError for ApiError {
         };
         let mut response = HttpResponse::build(self.status_code());
         match self {
-            Self::Busy { retry_after_secs } => {
+            Self::Busy { retry_after_secs } | Self::RateLimited { retry_after_secs } => {
                 response.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
             }
             Self::Unavailable => {

@@ -2,7 +2,7 @@
 //! what the handlers keep between requests.
 
 use slate_activities::plan::Request;
-use slate_engine::{Engine, Workflow};
+use slate_engine::{Bucket, Engine, Workflow};
 use sqlx::PgPool;
 
 use crate::{eta::PhaseLengthsCache, feed::Feed, media_urls::MediaUrls};
@@ -14,6 +14,7 @@ pub struct AppState {
     pub workflow: Workflow<Request>,
     pub urls: MediaUrls,
     pub max_queued: i64,
+    pub generate_limit: Option<Bucket>,
     pub admin_token: Option<String>,
     pub feed: Feed,
     pub phase_lengths: PhaseLengthsCache,

@@ -142,6 +142,13 @@ impl Engine {
         &self.metrics
     }
 
+    /// Takes a token from `key`'s bucket (see [`crate::take_token_using`] to take it in a
+    /// transaction of the caller's).
+    pub async fn take_token(&self, key: &str, bucket: crate::Bucket) -> Result<crate::Taken> {
+        let mut conn = self.pool.acquire().await?;
+        crate::take_token_using(&mut conn, key, bucket).await
+    }
+
     /// The engine's figures across the whole database: runs by state, the queue, live workers.
     pub async fn stats(&self) -> Result<Stats> {
         stats::stats(&self.pool).await

@@ -12,6 +12,8 @@ pub enum Error {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("run input or output is not valid JSON for its type: {0}")]
     Json(#[from] serde_json::Error),
+    #[error("invalid token bucket: {0}")]
+    InvalidBucket(String),
     #[error("run {0} not found")]
     RunNotFound(RunId),
     #[error("workflow {name} v{version} is not registered with this engine")]

@@ -10,7 +10,7 @@ use slate_activities::{
     providers::Providers,
 };
 use slate_api::app::{Application, Settings};
-use slate_engine::{Engine, WorkerConfig};
+use slate_engine::{Bucket, Engine, WorkerConfig};
 use tokio_util::sync::CancellationToken;
 
 /// The operators' token of every test app.
@@ -34,6 +34,7 @@ pub struct Options {
     pub pool_size: u32,
     pub providers: Providers,
     pub max_queued: i64,
+    pub generate_limit: Option<Bucket>,
     pub admin_token: Option<String>,
 }
 
@@ -45,6 +46,7 @@ impl Default for Options {
             pool_size: 20,
             providers: Providers::embedded().expect("the embedded providers"),
             max_queued: 1000,
+            generate_limit: None,
             admin_token: Some(ADMIN_TOKEN.into()),
         }
     }
@@ -72,6 +74,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         public_url: None,
         media_dir: media.path().to_owned(),
         max_queued: options.max_queued,
+        generate_limit: options.generate_limit,
         admin_token: options.admin_token,
         cors_origins: vec!["https://studio.example.com".into()],
     };

@@ -59,14 +59,15 @@ pub async fn video_list(
     .await
 }
 
-/// Whether at least `limit` videos wait for their first phase (counting no further than that).
-pub async fn video_queue_is_full(pool: &PgPool, limit: i64) -> sqlx::Result<bool> {
+/// Whether at least `limit` videos wait for their first phase (counting no further than that), read
+/// on the admitting transaction's connection.
+pub async fn video_queue_is_full(conn: &mut PgConnection, limit: i64) -> sqlx::Result<bool> {
     sqlx::query_scalar(
         "SELECT count(*) >= $1
          FROM (SELECT 1 FROM videos WHERE status = 'queued' LIMIT $1) AS waiting",
     )
     .bind(limit)
-    .fetch_one(pool)
+    .fetch_one(conn)
     .await
 }
 

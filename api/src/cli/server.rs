@@ -10,7 +10,7 @@ use slate_activities::{
     plan::Request,
 };
 use slate_api::app::{Application, Settings};
-use slate_engine::{Engine, SchedulerConfig, WorkerConfig, Workflow};
+use slate_engine::{Bucket, Engine, SchedulerConfig, WorkerConfig, Workflow};
 use sqlx::postgres::PgPoolOptions;
 use tokio_util::sync::CancellationToken;
 
@@ -30,6 +30,13 @@ pub struct ServeArgs {
     /// How many videos may wait for their first step before admissions get 429.
     #[arg(long, env = "SLATE_MAX_QUEUED", default_value_t = 100)]
     max_queued: i64,
+    /// Generate requests admitted per second, across every process on the database (a token
+    /// bucket); unlimited when unset.
+    #[arg(long, env = "SLATE_GENERATE_PER_SECOND")]
+    generate_per_second: Option<f64>,
+    /// How many generate requests may come at once before the rate applies (the bucket's size).
+    #[arg(long, env = "SLATE_GENERATE_BURST", default_value_t = 20.0)]
+    generate_burst: f64,
     /// The bearer token of the operators' API; without it that API is off.
     #[arg(long, env = "SLATE_ADMIN_TOKEN", hide_env_values = true)]
     admin_token: Option<String>,
@@ -136,6 +143,10 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         public_url: args.public_url,
         media_dir: args.worker.pipeline.media_dir.clone(),
         max_queued: args.max_queued,
+        generate_limit: args.generate_per_second.map(|per_second| Bucket {
+            capacity: args.generate_burst.max(1.0),
+            per_second,
+        }),
         admin_token: args.admin_token,
         cors_origins: args.cors_origins,
     };

@@ -10,7 +10,7 @@ use slate_activities::{
     spec::valid_duration,
     video::{video_find, video_insert, video_queue_is_full},
 };
-use slate_engine::{RunId, StartOptions};
+use slate_engine::{take_token_using, RunId, StartOptions, Taken};
 
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -65,7 +65,7 @@ pub struct Admitted {
         (status = 400, description = "The body is not JSON", body = ErrorBody),
         (status = 413, description = "The body is over 64 KiB", body = ErrorBody),
         (status = 422, description = "A field is missing or invalid", body = ErrorBody),
-        (status = 429, description = "Too many videos are queued (see Retry-After)",
+        (status = 429, description = "Too many videos are queued, or too many requests (see Retry-After)",
             body = ErrorBody),
         (status = 503, description = "The database is unreachable", body = ErrorBody)))]
 pub async fn generate(
@@ -85,7 +85,12 @@ pub async fn generate(
     if !started.created {
         tx.rollback().await?;
         same_request_or_refuse(&state, started.run_id, &request).await?;
-    } else if video_queue_is_full(&state.pool, state.max_queued).await? {
+    } else if let Some(retry_after) = rate_limited(&state, &mut tx).await? {
+        tx.rollback().await?;
+        return Err(ApiError::RateLimited {
+            retry_after_secs: retry_after.as_secs_f64().ceil().max(1.0) as u64,
+        });
+    } else if video_queue_is_full(&mut tx, state.max_queued).await? {
         tx.rollback().await?;
         return Err(ApiError::Busy {
             retry_after_secs: 10,
@@ -99,6 +104,23 @@ pub async fn generate(
         status: "queued",
         message: "Video generation started",
     }))
+}
+
+/// How long to wait when the generate rate is spent. The token is taken in the admission's
+/// transaction, so an admission refused later gives it back.
+async fn rate_limited(
+    state: &AppState,
+    tx: &mut sqlx::PgConnection,
+) -> Result<Option<std::time::Duration>, ApiError> {
+    let Some(bucket) = state.generate_limit else {
+        return Ok(None);
+    };
+    Ok(
+        match take_token_using(tx, "generate:local", bucket).await? {
+            Taken::Granted => None,
+            Taken::Refused { retry_after } => Some(retry_after),
+        },
+    )
 }
 
 /// A repeated key must come with the same request.

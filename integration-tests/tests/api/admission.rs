@@ -164,3 +164,58 @@ async fn a_full_queue_refuses_a_new_video_with_429_and_retry_after_but_not_a_rep
     assert_eq!(body["error"]["code"], "too_many_queued");
     app.finish().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_generate_rate_admits_exactly_its_burst_and_a_repeat_takes_no_token() {
+    let app = spawn_app_with(Options {
+        generate_limit: Some(slate_engine::Bucket {
+            capacity: 5.0,
+            per_second: 0.0001,
+        }),
+        ..Options::default()
+    })
+    .await;
+    let url = format!("{}/api/generate", app.base);
+    let keyed = || {
+        app.http
+            .post(&url)
+            .header("idempotency-key", "order-9")
+            .json(&json!({"prompt": "15s watch"}))
+            .send()
+    };
+    assert_eq!(keyed().await.unwrap().status().as_u16(), 200);
+    for _ in 0..3 {
+        assert_eq!(
+            keyed().await.unwrap().status().as_u16(),
+            200,
+            "a repeat takes no token"
+        );
+    }
+    let mut sends = tokio::task::JoinSet::new();
+    for i in 0..40 {
+        let request = app
+            .http
+            .post(&url)
+            .json(&json!({"prompt": format!("15s shoes {i}")}));
+        sends.spawn(async move {
+            let answer = request.send().await.unwrap();
+            let retry_after = answer.headers().contains_key("retry-after");
+            let status = answer.status().as_u16();
+            let body: Value = answer.json().await.unwrap();
+            (status, retry_after, body)
+        });
+    }
+    let mut admitted = 0;
+    for (status, retry_after, body) in sends.join_all().await {
+        match status {
+            200 => admitted += 1,
+            429 => {
+                assert!(retry_after);
+                assert_eq!(body["error"]["code"], "rate_limited");
+            }
+            other => panic!("unexpected {other}: {body}"),
+        }
+    }
+    assert_eq!(admitted, 4, "a bucket of 5, one taken by the keyed request");
+    app.finish().await;
+}

@@ -10,6 +10,7 @@ mod handoff;
 mod hook;
 mod interleavings;
 mod lifecycle;
+mod limiter;
 mod memo;
 mod replay;
 mod retries;

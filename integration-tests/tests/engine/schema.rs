@@ -61,7 +61,8 @@ async fn each_migrator_passes_over_the_others_rows_in_either_order_and_again() {
     let versions: Vec<(i64, String)> = once.into_iter().map(|(v, c, _)| (v, c)).collect();
     let shipped: Vec<(i64, String)> = SHIPPED.iter().map(|(v, c)| (*v, c.to_string())).collect();
     assert_eq!(
-        versions, shipped,
+        versions[..shipped.len()],
+        shipped,
         "shipped migrations keep their versions and checksums"
     );
     db.drop().await;
