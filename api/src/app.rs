@@ -1,6 +1,6 @@
 //! The application: its settings, and the server bound to its port.
 
-use std::{net::TcpListener, path::PathBuf, time::Instant};
+use std::{net::TcpListener, path::PathBuf, sync::Arc, time::Instant};
 
 use actix_cors::Cors;
 use actix_web::{
@@ -33,6 +33,8 @@ pub struct Settings {
     pub max_queued: i64,
     /// The rate of generate requests, shared by every process; unlimited when none.
     pub generate_limit: Option<Bucket>,
+    /// How many events streams this process holds open at most.
+    pub max_event_streams: usize,
     /// The operators' bearer token; without one the admin API is off.
     pub admin_token: Option<String>,
     /// The origins whose pages may call the API from a browser (CORS); `*` for any.
@@ -66,6 +68,7 @@ impl Application {
             urls: MediaUrls { public_url },
             max_queued: settings.max_queued,
             generate_limit: settings.generate_limit,
+            streams: Arc::new(tokio::sync::Semaphore::new(settings.max_event_streams)),
             admin_token: settings.admin_token.clone().filter(|t| !t.is_empty()),
             feed,
             phase_lengths: PhaseLengthsCache::default(),

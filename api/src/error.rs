@@ -49,6 +49,8 @@ pub enum ApiError {
     Busy { retry_after_secs: u64 },
     #[error("too many requests; try again later")]
     RateLimited { retry_after_secs: u64 },
+    #[error("too many event streams are open; try again later")]
+    TooManyStreams,
     #[error("the database is unreachable")]
     Unavailable,
 }
@@ -72,6 +74,7 @@ impl ApiError {
             Self::Conflict(_) => "conflict",
             Self::Busy { .. } => "too_many_queued",
             Self::RateLimited { .. } => "rate_limited",
+            Self::TooManyStreams => "too_many_streams",
             Self::Unavailable => "database_unavailable",
         }
     }
@@ -123,7 +126,9 @@ impl ResponseError for ApiError {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::Conflict(_) => StatusCode::CONFLICT,
-            Self::Busy { .. } | Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::Busy { .. } | Self::RateLimited { .. } | Self::TooManyStreams => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
@@ -145,7 +150,7 @@ impl ResponseError for ApiError {
             Self::Busy { retry_after_secs } | Self::RateLimited { retry_after_secs } => {
                 response.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
             }
-            Self::Unavailable => {
+            Self::Unavailable | Self::TooManyStreams => {
                 response.insert_header((header::RETRY_AFTER, "5"));
             }
             Self::Unauthorized => {

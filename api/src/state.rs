@@ -1,9 +1,12 @@
 //! The state every request handler shares: the database, the engine, the pipeline's workflow and
 //! what the handlers keep between requests.
 
+use std::sync::Arc;
+
 use slate_activities::plan::Request;
 use slate_engine::{Bucket, Engine, Workflow};
 use sqlx::PgPool;
+use tokio::sync::Semaphore;
 
 use crate::{eta::PhaseLengthsCache, feed::Feed, media_urls::MediaUrls};
 
@@ -15,6 +18,8 @@ pub struct AppState {
     pub urls: MediaUrls,
     pub max_queued: i64,
     pub generate_limit: Option<Bucket>,
+    /// One permit per events stream this process may hold open.
+    pub streams: Arc<Semaphore>,
     pub admin_token: Option<String>,
     pub feed: Feed,
     pub phase_lengths: PhaseLengthsCache,

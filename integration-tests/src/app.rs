@@ -35,6 +35,7 @@ pub struct Options {
     pub providers: Providers,
     pub max_queued: i64,
     pub generate_limit: Option<Bucket>,
+    pub max_event_streams: usize,
     pub admin_token: Option<String>,
 }
 
@@ -47,6 +48,7 @@ impl Default for Options {
             providers: Providers::embedded().expect("the embedded providers"),
             max_queued: 1000,
             generate_limit: None,
+            max_event_streams: 1000,
             admin_token: Some(ADMIN_TOKEN.into()),
         }
     }
@@ -75,6 +77,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         media_dir: media.path().to_owned(),
         max_queued: options.max_queued,
         generate_limit: options.generate_limit,
+        max_event_streams: options.max_event_streams,
         admin_token: options.admin_token,
         cors_origins: vec!["https://studio.example.com".into()],
     };

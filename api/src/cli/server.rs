@@ -37,6 +37,9 @@ pub struct ServeArgs {
     /// How many generate requests may come at once before the rate applies (the bucket's size).
     #[arg(long, env = "SLATE_GENERATE_BURST", default_value_t = 20.0)]
     generate_burst: f64,
+    /// How many events streams (GET /api/status/{id}/events) this process holds open at most.
+    #[arg(long, env = "SLATE_MAX_EVENT_STREAMS", default_value_t = 1000)]
+    max_event_streams: usize,
     /// The bearer token of the operators' API; without it that API is off.
     #[arg(long, env = "SLATE_ADMIN_TOKEN", hide_env_values = true)]
     admin_token: Option<String>,
@@ -147,6 +150,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             capacity: args.generate_burst.max(1.0),
             per_second,
         }),
+        max_event_streams: args.max_event_streams,
         admin_token: args.admin_token,
         cors_origins: args.cors_origins,
     };

@@ -1,7 +1,8 @@
 //! GET /api/status/{video_id}/events: Server-Sent Events. Each `status` event carries the status
 //! JSON and, as its id, the sequence number of the run's event that caused it. A stream replays the
 //! video's past changes (those after Last-Event-ID when the header is sent), then follows live ones,
-//! and closes after a terminal status.
+//! and closes after a terminal status. A process keeps at most `SLATE_MAX_EVENT_STREAMS` open; a
+//! stream whose client left is closed at its next keep-alive.
 
 use std::time::Duration;
 
@@ -26,7 +27,8 @@ const QUIET: Duration = Duration::from_secs(5);
             description = "Replay only the changes after this one")),
     responses((status = 200, content_type = "text/event-stream", body = String,
         description = "`status` events, each with the status JSON as data"),
-        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody),
+        (status = 429, description = "Too many streams are open (see Retry-After)", body = ErrorBody)))]
 pub async fn events(
     state: web::Data<AppState>,
     path: web::Path<String>,
@@ -34,11 +36,14 @@ pub async fn events(
 ) -> Result<HttpResponse, ApiError> {
     let after = last_event_id(&request)?;
     let video = find_video(&state.pool, &path).await?;
+    let open = state.streams.clone().try_acquire_owned();
+    let permit = open.map_err(|_| ApiError::TooManyStreams)?;
     let (frames, body) = mpsc::channel::<Bytes>(16);
     actix_web::rt::spawn(async move {
         if let Err(error) = follow(&state, video.id, after, &frames).await {
             tracing::warn!(%error, video_id = %video.id, "an events stream ended early");
         }
+        drop(permit);
     });
     let body = futures::stream::unfold(body, |mut body| async move {
         body.recv()

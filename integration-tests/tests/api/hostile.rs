@@ -11,7 +11,10 @@ use proptest::{
     test_runner::TestRunner,
 };
 use serde_json::{json, Value};
-use slate_integration_tests::{app::spawn_app, wait};
+use slate_integration_tests::{
+    app::{spawn_app, spawn_app_with, Options},
+    wait,
+};
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::TcpStream,
@@ -214,4 +217,33 @@ async fn a_value_the_database_refuses_is_the_requests_fault_not_an_outage() {
     let closed = sqlx::query("SELECT 1").execute(&db.pool).await.unwrap_err();
     assert_eq!(ApiError::from(closed).error_response().status(), 503);
     db.drop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn event_streams_past_the_cap_get_429_and_a_closed_one_frees_its_place() {
+    let app = spawn_app_with(Options {
+        max_event_streams: 1,
+        ..Options::default()
+    })
+    .await;
+    let id = app.generate("15s watch").await;
+    let url = format!("{}/api/status/{id}/events", app.base);
+    let first = app.http.get(&url).send().await.unwrap();
+    assert_eq!(first.status().as_u16(), 200);
+    let refused = app.http.get(&url).send().await.unwrap();
+    assert_eq!(refused.status().as_u16(), 429);
+    assert!(refused.headers().contains_key("retry-after"));
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "too_many_streams");
+    drop(first);
+    wait::until(
+        "the closed stream's place to be free",
+        Duration::from_secs(30),
+        || async {
+            let again = app.http.get(&url).send().await.unwrap();
+            (again.status().as_u16() == 200).then_some(())
+        },
+    )
+    .await;
+    app.finish().await;
 }
