@@ -1,4 +1,4 @@
-//! GET /metrics: Prometheus text. The whole database's figures (runs and videos by status, the
+//! GET /metrics: Prometheus text, for operators (their bearer token). The whole database's figures (runs and videos by status, the
 //! queue's depth and its oldest due task, live workers), read at scrape time, and what this
 //! process's workers measured (step attempt durations, retries). A `slate worker` process serves
 //! only the latter, on a listener of its own ([`worker_server`]).
@@ -14,13 +14,19 @@ use prometheus_client::{
 use slate_activities::video::video_count_by_status;
 use slate_engine::Engine;
 
-use crate::{error::ApiError, state::AppState};
+use crate::{
+    error::{ApiError, ErrorBody},
+    routes::admin::Operator,
+    state::AppState,
+};
 
 type ByStatus = Family<Vec<(&'static str, String)>, Gauge>;
 
-#[utoipa::path(get, path = "/metrics", tag = "health",
-    responses((status = 200, content_type = "application/openmetrics-text", body = String)))]
-pub async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+#[utoipa::path(get, path = "/metrics", tag = "health", security(("bearer" = [])),
+    responses((status = 200, content_type = "application/openmetrics-text", body = String),
+        (status = 401, description = "The operators' bearer token is missing or wrong", body = ErrorBody),
+        (status = 404, description = "No operators' token is configured", body = ErrorBody)))]
+pub async fn metrics(_: Operator, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let mut registry = Registry::default();
     state.engine.metrics().register(&mut registry);
     database(&state, &mut registry).await?;

@@ -133,9 +133,21 @@ async fn a_video_streams_its_phases_in_order_replays_after_last_event_id_and_cou
     );
     assert_eq!(app.events(&id, Some(live[6].0)).await, []);
 
+    let unauthorised = app
+        .http
+        .get(format!("{}/metrics", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        unauthorised.status().as_u16(),
+        401,
+        "metrics are for operators"
+    );
     let metrics = app
         .http
         .get(format!("{}/metrics", app.base))
+        .bearer_auth(slate_integration_tests::app::ADMIN_TOKEN)
         .send()
         .await
         .unwrap()
