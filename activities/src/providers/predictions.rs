@@ -198,3 +198,54 @@ impl MusicModel for PredictionMusic {
         Ok(key)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::providers::{fetch::Fetcher, profiles::supported, Secret};
+
+    fn model(profile: Profile) -> PredictionModel {
+        let api = Replicate {
+            client: reqwest::Client::new(),
+            base_url: "https://api.replicate.com".into(),
+            token: Secret::new("r8_test"),
+            fetcher: Fetcher::new(Vec::new()),
+            poll_from: Duration::from_millis(500),
+            poll_to: Duration::from_secs(5),
+        };
+        PredictionModel { api, profile }
+    }
+
+    #[test]
+    fn every_supported_model_fits_its_phase_and_a_misfit_is_refused() {
+        for name in supported(Kind::Image) {
+            assert!(
+                PredictionImages::new(model(Profile::builtin(name).unwrap())).is_ok(),
+                "{name}"
+            );
+        }
+        for name in supported(Kind::Video) {
+            assert!(
+                PredictionClips::new(model(Profile::builtin(name).unwrap())).is_ok(),
+                "{name}"
+            );
+        }
+        for name in supported(Kind::Music) {
+            assert!(
+                PredictionMusic::new(model(Profile::builtin(name).unwrap())).is_ok(),
+                "{name}"
+            );
+        }
+        let mut slow = Profile::builtin("minimax/hailuo-02").unwrap();
+        slow.deadline_seconds = 900;
+        let refused = PredictionClips::new(model(slow)).err().unwrap();
+        assert!(refused.contains("does not fit 3 predictions"), "{refused}");
+        let sdxl = Profile::builtin("stability-ai/sdxl").unwrap();
+        assert!(
+            PredictionClips::new(model(sdxl)).is_err(),
+            "an image model is not a video model"
+        );
+    }
+}
