@@ -35,6 +35,8 @@ pub struct Settings {
     pub generate_limit: Option<Bucket>,
     /// How many events streams this process holds open at most.
     pub max_event_streams: usize,
+    /// The most a client may let one video cost (USD).
+    pub max_cost_per_video: f64,
     /// The operators' bearer token; without one the admin API is off.
     pub admin_token: Option<String>,
     /// The origins whose pages may call the API from a browser (CORS); `*` for any.
@@ -68,6 +70,7 @@ impl Application {
             urls: MediaUrls { public_url },
             max_queued: settings.max_queued,
             generate_limit: settings.generate_limit,
+            max_cost_per_video: settings.max_cost_per_video,
             streams: Arc::new(tokio::sync::Semaphore::new(settings.max_event_streams)),
             admin_token: settings.admin_token.clone().filter(|t| !t.is_empty()),
             feed,

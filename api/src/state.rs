@@ -18,6 +18,8 @@ pub struct AppState {
     pub urls: MediaUrls,
     pub max_queued: i64,
     pub generate_limit: Option<Bucket>,
+    /// The most a client may let one video cost (USD).
+    pub max_cost_per_video: f64,
     /// One permit per events stream this process may hold open.
     pub streams: Arc<Semaphore>,
     pub admin_token: Option<String>,

@@ -36,6 +36,7 @@ pub struct Options {
     pub max_queued: i64,
     pub generate_limit: Option<Bucket>,
     pub max_event_streams: usize,
+    pub max_cost_per_video: f64,
     pub admin_token: Option<String>,
 }
 
@@ -49,6 +50,7 @@ impl Default for Options {
             max_queued: 1000,
             generate_limit: None,
             max_event_streams: 1000,
+            max_cost_per_video: 10.0,
             admin_token: Some(ADMIN_TOKEN.into()),
         }
     }
@@ -78,6 +80,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         max_queued: options.max_queued,
         generate_limit: options.generate_limit,
         max_event_streams: options.max_event_streams,
+        max_cost_per_video: options.max_cost_per_video,
         admin_token: options.admin_token,
         cors_origins: vec!["https://studio.example.com".into()],
     };

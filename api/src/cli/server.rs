@@ -40,6 +40,9 @@ pub struct ServeArgs {
     /// How many events streams (GET /api/status/{id}/events) this process holds open at most.
     #[arg(long, env = "SLATE_MAX_EVENT_STREAMS", default_value_t = 1000)]
     max_event_streams: usize,
+    /// The most a client may let one video cost, in USD: a larger `max_cost_usd` gets 422.
+    #[arg(long, env = "SLATE_MAX_COST_PER_VIDEO_USD", default_value_t = 10.0)]
+    max_cost_per_video_usd: f64,
     /// The bearer token of the operators' API; without it that API is off.
     #[arg(long, env = "SLATE_ADMIN_TOKEN", hide_env_values = true)]
     admin_token: Option<String>,
@@ -151,6 +154,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             per_second,
         }),
         max_event_streams: args.max_event_streams,
+        max_cost_per_video: args.max_cost_per_video_usd,
         admin_token: args.admin_token,
         cors_origins: args.cors_origins,
     };

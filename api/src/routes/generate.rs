@@ -44,7 +44,8 @@ pub struct GenerateRequest {
     archetype: Option<String>,
     /// The same prompt, creativity and seed give the same plan.
     seed: Option<u64>,
-    /// The most the video may cost, in USD; $0.50 per 30 s when unset.
+    /// The most the video may cost, in USD; $0.50 per 30 s when unset. At most the server's
+    /// limit per video (`SLATE_MAX_COST_PER_VIDEO_USD`, $10 by default).
     #[schema(exclusive_minimum = 0.0)]
     max_cost_usd: Option<f64>,
 }
@@ -73,7 +74,7 @@ pub async fn generate(
     http: HttpRequest,
     body: web::Json<Value>,
 ) -> Result<HttpResponse, ApiError> {
-    let request = parse(&body)?;
+    let request = parse(&body, state.max_cost_per_video)?;
     let key = idempotency_key(&http)?;
     let mut tx = state.pool.begin().await?;
     let options = StartOptions {
@@ -161,8 +162,9 @@ fn idempotency_key(http: &HttpRequest) -> Result<Option<String>, ApiError> {
     Ok(Some(key.to_owned()))
 }
 
-/// The request the body describes, or the first field at fault.
-pub fn parse(body: &Value) -> Result<Request, ApiError> {
+/// The request the body describes, or the first field at fault; `max_cost_usd` may not exceed
+/// `ceiling`.
+pub fn parse(body: &Value, ceiling: f64) -> Result<Request, ApiError> {
     let fields = body.as_object().ok_or_else(|| ApiError::Invalid {
         field: None,
         code: "invalid_body",
@@ -234,6 +236,12 @@ pub fn parse(body: &Value) -> Result<Request, ApiError> {
         return Err(ApiError::invalid(
             "max_cost_usd",
             "max_cost_usd must be more than 0",
+        ));
+    }
+    if max_cost_usd.is_some_and(|c| c > ceiling) {
+        return Err(ApiError::invalid(
+            "max_cost_usd",
+            format!("max_cost_usd must be at most {ceiling} (this server's limit per video)"),
         ));
     }
     Ok(Request {

@@ -57,6 +57,14 @@ async fn every_bad_field_gets_a_422_naming_it() {
         ),
         (json!({"prompt": "ad", "seed": -1}), "seed"),
         (json!({"prompt": "ad", "max_cost_usd": 0}), "max_cost_usd"),
+        (
+            json!({"prompt": "ad", "duration": 60, "max_cost_usd": 1e9}),
+            "max_cost_usd",
+        ),
+        (
+            json!({"prompt": "ad", "max_cost_usd": 10.01}),
+            "max_cost_usd",
+        ),
     ];
     for (body, field) in cases {
         let (status, answer) = app.post("/api/generate", &body).await;
