@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{phase::Phase, spec::Spec};
+use crate::{phase::Phase, plan::Request, spec::Spec};
 
 /// Unit prices in USD.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -44,6 +44,22 @@ impl Prices {
         }
     }
 
+    /// What a video of `duration` seconds costs at most: a clip and a still per 5 s.
+    pub fn upper_bound(&self, duration: u32) -> f64 {
+        let clips = f64::from(duration) / crate::spec::CHUNK_SECONDS as f64;
+        self.per_plan + (self.per_image + self.per_chunk) * clips + self.per_track
+    }
+
+    /// What admission reserves for `request`: its upper bound (for 60 s when its duration is
+    /// left to the planner), no more than its budget.
+    pub fn reservation(&self, request: &Request) -> f64 {
+        let duration = request.duration.unwrap_or(crate::spec::MAX_DURATION);
+        let budget = request
+            .max_cost_usd
+            .unwrap_or_else(|| default_budget(duration));
+        self.upper_bound(duration).min(budget)
+    }
+
     /// What the whole video costs.
     pub fn total(&self, spec: &Spec) -> f64 {
         Phase::ALL.iter().map(|p| self.phase(*p, Some(spec))).sum()
@@ -58,7 +74,7 @@ pub fn default_budget(duration: u32) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::{self, Request};
+    use crate::plan;
 
     fn spec_with(prompt: &str, beats: usize) -> Spec {
         let mut spec = plan::embedded(&Request::new(prompt));
@@ -76,6 +92,19 @@ mod tests {
         assert!((Prices::REFERENCE_CLOUD.total(&short) - 0.3065).abs() < 1e-9);
         assert!((Prices::REFERENCE_CLOUD.total(&long) - 0.443).abs() < 1e-9);
         assert_eq!(Prices::EMBEDDED.total(&long), 0.0);
+    }
+
+    #[test]
+    fn admission_reserves_the_upper_bound_within_the_budget() {
+        let prices = Prices::REFERENCE_CLOUD;
+        let mut request = Request::new("a 15 s ad for sneakers");
+        request.duration = Some(15);
+        assert!((prices.reservation(&request) - 0.3065).abs() < 1e-9);
+        request.duration = None;
+        assert!((prices.reservation(&request) - 0.716).abs() < 1e-9);
+        request.max_cost_usd = Some(0.25);
+        assert_eq!(prices.reservation(&request), 0.25);
+        assert_eq!(Prices::EMBEDDED.reservation(&request), 0.0);
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub fn public_error(phase: &str, code: &str) -> String {
 fn explain(code: &str) -> &'static str {
     match code {
         "budget_exceeded" => "the video would cost more than its budget",
+        "monthly_budget_exceeded" => "the video would take its key past its monthly budget",
         "invalid_plan" => "no valid plan could be made for this prompt",
         "provider_rejected" => "the model refused the request",
         "quota_exceeded" => "the model's account has no quota left",

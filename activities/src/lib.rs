@@ -4,6 +4,7 @@
 
 pub mod cost;
 pub mod failure;
+pub mod keys;
 pub mod library;
 pub mod media;
 pub mod phase;

@@ -1,12 +1,12 @@
 //! The production: the video as it is made, the checkpoint each phase of the pipeline reads and
-//! returns with its part added, and the budget check before each phase spends.
+//! returns with its part added, and the video's budget check.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use slate_engine::{StepContext, StepError};
 
-use crate::{cost::Prices, phase::Phase, spec::Spec};
+use crate::{phase::Phase, spec::Spec};
 
 /// The video as it is made: each step's checkpoint.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -30,13 +30,6 @@ pub struct Production {
 impl Production {
     pub(crate) fn spent(&self) -> f64 {
         self.costs.values().sum()
-    }
-
-    /// Fails before spending if `phase` would take the video past its budget.
-    pub(crate) fn afford(&self, phase: Phase, prices: &Prices) -> Result<f64, StepError> {
-        let cost = prices.phase(phase, Some(&self.spec));
-        afford(self.spent(), cost, self.budget_usd, phase)?;
-        Ok(cost)
     }
 
     pub(crate) fn paid(mut self, ctx: &StepContext, phase: Phase, cost: f64) -> Self {

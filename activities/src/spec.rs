@@ -11,6 +11,8 @@ pub const WIDTH: u32 = 1280;
 pub const HEIGHT: u32 = 720;
 /// Every clip lasts this many seconds; a beat of d seconds gets d / CHUNK_SECONDS clips.
 pub const CHUNK_SECONDS: u32 = 5;
+/// The longest video, in seconds.
+pub const MAX_DURATION: u32 = 60;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Spec {
@@ -91,7 +93,7 @@ pub enum Invalid {
 
 /// Whether a duration in seconds is one the pipeline makes.
 pub fn valid_duration(duration: u32) -> bool {
-    (5..=60).contains(&duration) && duration % 5 == 0
+    (CHUNK_SECONDS..=MAX_DURATION).contains(&duration) && duration % CHUNK_SECONDS == 0
 }
 
 impl Spec {

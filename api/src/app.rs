@@ -1,6 +1,10 @@
 //! The application: its settings, and the server bound to its port.
 
-use std::{net::TcpListener, path::PathBuf, sync::Arc, time::Instant};
+use std::{
+    net::TcpListener,
+    path::PathBuf,
+    time::{Duration, Instant},
+};
 
 use actix_cors::Cors;
 use actix_web::{
@@ -10,12 +14,18 @@ use actix_web::{
     middleware::Condition,
     web, App, HttpServer,
 };
-use slate_activities::plan::Request;
+use slate_activities::{cost::Prices, plan::Request, storage::MediaStore};
 use slate_engine::{Bucket, Engine, Workflow};
 
 use crate::{
-    error::ApiError, eta::PhaseLengthsCache, feed::Feed, media_urls::MediaUrls, openapi, routes,
+    auth::Auth,
+    error::ApiError,
+    eta::PhaseLengthsCache,
+    feed::Feed,
+    media_urls::{shared_secret, MediaUrls},
+    openapi, routes,
     state::AppState,
+    streams::StreamSlots,
 };
 
 /// The largest body accepted.
@@ -29,12 +39,21 @@ pub struct Settings {
     /// The origin media URLs start with; `http://host:port` when unset.
     pub public_url: Option<String>,
     pub media_dir: PathBuf,
+    /// How long a media URL works, at least (15 minutes more at most).
+    pub media_url_lifetime: Duration,
+    /// Whether clients need keys.
+    pub auth: Auth,
+    /// What the configured providers charge, for admission's reservation.
+    pub prices: Prices,
     /// How many videos may wait for their first step before admissions are refused (429).
     pub max_queued: i64,
-    /// The rate of generate requests, shared by every process; unlimited when none.
+    /// Each key's rate of generate requests, shared by every process; unlimited when none.
     pub generate_limit: Option<Bucket>,
-    /// How many events streams this process holds open at most.
+    /// How many videos a key may have in the making at once, unless the key says otherwise.
+    pub max_active_videos: Option<i64>,
+    /// How many events streams this process holds open at most, in all and per key.
     pub max_event_streams: usize,
+    pub max_event_streams_per_key: usize,
     /// The most a client may let one video cost (USD).
     pub max_cost_per_video: f64,
     /// The operators' bearer token; without one the admin API is off.
@@ -50,7 +69,7 @@ pub struct Application {
 
 impl Application {
     /// Binds the port and builds the server; it runs once awaited ([`Self::run_until_stopped`]).
-    pub fn build(
+    pub async fn build(
         settings: Settings,
         engine: Engine,
         workflow: Workflow<Request>,
@@ -62,21 +81,30 @@ impl Application {
             .clone()
             .unwrap_or_else(|| format!("http://{}:{port}", settings.host));
         std::fs::create_dir_all(&settings.media_dir)?;
+        let secret = shared_secret(engine.pool()).await.map_err(|e| {
+            std::io::Error::other(format!("cannot read the media URLs' secret: {e}"))
+        })?;
         let feed = Feed::start(engine.pool());
         let state = web::Data::new(AppState {
             pool: engine.pool().clone(),
             engine,
             workflow,
-            urls: MediaUrls { public_url },
+            urls: MediaUrls::new(public_url, secret, settings.media_url_lifetime),
+            media: MediaStore::new(&settings.media_dir),
+            auth: settings.auth,
+            prices: settings.prices,
             max_queued: settings.max_queued,
             generate_limit: settings.generate_limit,
+            max_active_videos: settings.max_active_videos,
             max_cost_per_video: settings.max_cost_per_video,
-            streams: Arc::new(tokio::sync::Semaphore::new(settings.max_event_streams)),
+            streams: StreamSlots::new(
+                settings.max_event_streams,
+                settings.max_event_streams_per_key,
+            ),
             admin_token: settings.admin_token.clone().filter(|t| !t.is_empty()),
             feed,
             phase_lengths: PhaseLengthsCache::default(),
         });
-        let media_dir = settings.media_dir.clone();
         let origins = cors_origins(&settings.cors_origins)?;
         let server = HttpServer::new(move || {
             App::new()
@@ -102,7 +130,6 @@ impl Application {
                 })
                 .route("/api/openapi.json", web::get().to(openapi::document))
                 .configure(routes::configure)
-                .service(actix_files::Files::new("/media", &media_dir))
                 .default_service(web::to(routes::not_found))
         })
         .disable_signals()

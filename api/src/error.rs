@@ -8,6 +8,8 @@ use actix_web::{
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::media_urls::Refusal;
+
 /// The body of every error response.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ErrorBody {
@@ -41,12 +43,28 @@ pub enum ApiError {
     },
     #[error("{0} not found")]
     NotFound(String),
-    #[error("a valid bearer token is required")]
-    Unauthorized,
+    /// No key, or not a valid one; the message says which.
+    #[error("{0}")]
+    Unauthorized(&'static str),
+    /// The video's reservation would take the key past its monthly budget.
+    #[error("this video could cost ${reserve_usd:.2}, and the key has committed ${committed_usd:.2} of its ${budget_usd:.2} monthly budget")]
+    MonthlyBudget {
+        reserve_usd: f64,
+        committed_usd: f64,
+        budget_usd: f64,
+    },
     #[error("{0}")]
     Conflict(String),
+    /// A media URL that was not signed by Slate, or has expired.
+    #[error("{}", match .0 {
+        Refusal::Expired => "this media link has expired; GET the video again for a fresh one",
+        Refusal::Invalid => "this media link is not valid; use the URLs GET /api/video returns",
+    })]
+    MediaLink(Refusal),
     #[error("too many videos are queued; try again later")]
     Busy { retry_after_secs: u64 },
+    #[error("this key has {limit} videos in the making, its limit; try again when one finishes")]
+    TooManyActive { limit: i64 },
     #[error("too many requests; try again later")]
     RateLimited { retry_after_secs: u64 },
     #[error("too many event streams are open; try again later")]
@@ -70,8 +88,12 @@ impl ApiError {
             Self::TooLarge => "payload_too_large",
             Self::Invalid { code, .. } => code,
             Self::NotFound(_) => "not_found",
-            Self::Unauthorized => "unauthorized",
+            Self::Unauthorized(_) => "unauthorized",
+            Self::MonthlyBudget { .. } => "monthly_budget_exceeded",
+            Self::TooManyActive { .. } => "too_many_active_videos",
             Self::Conflict(_) => "conflict",
+            Self::MediaLink(Refusal::Expired) => "media_link_expired",
+            Self::MediaLink(Refusal::Invalid) => "media_link_invalid",
             Self::Busy { .. } => "too_many_queued",
             Self::RateLimited { .. } => "rate_limited",
             Self::TooManyStreams => "too_many_streams",
@@ -124,11 +146,14 @@ impl ResponseError for ApiError {
             Self::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
-            Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::MonthlyBudget { .. } => StatusCode::PAYMENT_REQUIRED,
             Self::Conflict(_) => StatusCode::CONFLICT,
-            Self::Busy { .. } | Self::RateLimited { .. } | Self::TooManyStreams => {
-                StatusCode::TOO_MANY_REQUESTS
-            }
+            Self::MediaLink(_) => StatusCode::FORBIDDEN,
+            Self::Busy { .. }
+            | Self::TooManyActive { .. }
+            | Self::RateLimited { .. }
+            | Self::TooManyStreams => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
@@ -153,7 +178,10 @@ impl ResponseError for ApiError {
             Self::Unavailable | Self::TooManyStreams => {
                 response.insert_header((header::RETRY_AFTER, "5"));
             }
-            Self::Unauthorized => {
+            Self::TooManyActive { .. } => {
+                response.insert_header((header::RETRY_AFTER, "30"));
+            }
+            Self::Unauthorized(_) => {
                 response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
             }
             _ => {}

@@ -2,6 +2,8 @@
 //! serves their media. The `slate` binary builds it with [`app::Application::build`].
 
 pub mod app;
+pub mod auth;
+pub mod caller;
 pub mod error;
 pub mod eta;
 pub mod feed;
@@ -9,3 +11,4 @@ pub mod media_urls;
 pub mod openapi;
 pub mod routes;
 pub mod state;
+pub mod streams;

@@ -1,5 +1,6 @@
 //! The OpenAPI document of the HTTP API, served at /api/openapi.json. Each handler describes
-//! itself with `#[utoipa::path]`; this lists them and declares the operators' bearer token.
+//! itself with `#[utoipa::path]`; this lists them and declares the two bearer schemes: clients'
+//! keys and the operators' token.
 
 use std::sync::OnceLock;
 
@@ -9,7 +10,7 @@ use utoipa::{
     Modify, OpenApi,
 };
 
-use crate::routes::{admin, events, generate, health, metrics, status, video};
+use crate::routes::{admin, events, generate, health, keys, metrics, status, usage, video};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -26,31 +27,53 @@ use crate::routes::{admin, events, generate, health, metrics, status, video};
         video::video,
         video::list,
         video::cancel,
+        usage::usage,
         admin::runs,
         admin::history,
         admin::replay,
         admin::cancel,
+        admin::videos,
+        keys::create,
+        keys::list,
+        keys::update,
+        keys::revoke,
+        keys::rotate,
         health::healthz,
         health::readyz,
         metrics::metrics,
     ),
-    modifiers(&BearerToken),
+    modifiers(&BearerSchemes),
     tags(
         (name = "videos", description = "Admitting videos and following them"),
-        (name = "operators", description = "Runs, their history, replay and cancel (bearer token)"),
+        (name = "operators", description = "Runs, their history, replay and cancel; every key's \
+            videos; clients' keys (the operators' bearer token)"),
         (name = "health", description = "Liveness, readiness and metrics"),
     )
 )]
 pub struct ApiDoc;
 
-struct BearerToken;
+/// Two bearer schemes: a client's key (`slate_...`, when the server has keys on) and the
+/// operators' token.
+struct BearerSchemes;
 
-impl Modify for BearerToken {
+impl Modify for BearerSchemes {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let components = openapi.components.get_or_insert_with(Default::default);
+        let scheme = |description: &str| {
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(description))
+                    .build(),
+            )
+        };
         components.add_security_scheme(
-            "bearer",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+            "client",
+            scheme("A client's API key (slate_...), needed when the server runs with keys on"),
+        );
+        components.add_security_scheme(
+            "operator",
+            scheme("The operators' token (SLATE_ADMIN_TOKEN)"),
         );
     }
 }

@@ -3,12 +3,13 @@
 
 use std::sync::Arc;
 
-use slate_activities::plan::Request;
+use slate_activities::{cost::Prices, plan::Request, storage::MediaStore};
 use slate_engine::{Bucket, Engine, Workflow};
 use sqlx::PgPool;
-use tokio::sync::Semaphore;
 
-use crate::{eta::PhaseLengthsCache, feed::Feed, media_urls::MediaUrls};
+use crate::{
+    auth::Auth, eta::PhaseLengthsCache, feed::Feed, media_urls::MediaUrls, streams::StreamSlots,
+};
 
 /// What every request handler shares.
 pub struct AppState {
@@ -16,12 +17,19 @@ pub struct AppState {
     pub engine: Engine,
     pub workflow: Workflow<Request>,
     pub urls: MediaUrls,
+    /// Where the media files are.
+    pub media: MediaStore,
+    pub auth: Auth,
+    /// What the configured providers charge, for admission's reservation.
+    pub prices: Prices,
     pub max_queued: i64,
+    /// Each key's rate of generate requests; unlimited when none.
     pub generate_limit: Option<Bucket>,
+    /// How many videos a key may have in the making, unless the key says otherwise.
+    pub max_active_videos: Option<i64>,
     /// The most a client may let one video cost (USD).
     pub max_cost_per_video: f64,
-    /// One permit per events stream this process may hold open.
-    pub streams: Arc<Semaphore>,
+    pub streams: Arc<StreamSlots>,
     pub admin_token: Option<String>,
     pub feed: Feed,
     pub phase_lengths: PhaseLengthsCache,

@@ -9,7 +9,10 @@ use slate_activities::{
     pipeline::{self, Pipeline},
     providers::Providers,
 };
-use slate_api::app::{Application, Settings};
+use slate_api::{
+    app::{Application, Settings},
+    auth::Auth,
+};
 use slate_engine::{Bucket, Engine, WorkerConfig};
 use tokio_util::sync::CancellationToken;
 
@@ -33,10 +36,15 @@ pub struct Options {
     /// The connections of the application's pool.
     pub pool_size: u32,
     pub providers: Providers,
+    /// Whether clients need keys: off by default, as on a loopback address.
+    pub auth: Auth,
     pub max_queued: i64,
     pub generate_limit: Option<Bucket>,
+    pub max_active_videos: Option<i64>,
     pub max_event_streams: usize,
+    pub max_event_streams_per_key: usize,
     pub max_cost_per_video: f64,
+    pub media_url_lifetime: std::time::Duration,
     pub admin_token: Option<String>,
 }
 
@@ -47,10 +55,14 @@ impl Default for Options {
             worker: WorkerConfig::default(),
             pool_size: 20,
             providers: Providers::embedded().expect("the embedded providers"),
+            auth: Auth::Off,
             max_queued: 1000,
             generate_limit: None,
+            max_active_videos: None,
             max_event_streams: 1000,
+            max_event_streams_per_key: 1000,
             max_cost_per_video: 10.0,
+            media_url_lifetime: std::time::Duration::from_secs(3600),
             admin_token: Some(ADMIN_TOKEN.into()),
         }
     }
@@ -69,7 +81,8 @@ pub async fn spawn_app(workers: bool) -> TestApp {
 pub async fn spawn_app_with(options: Options) -> TestApp {
     let db = TestDatabase::with_pool_size(options.pool_size).await;
     let media = tempfile::tempdir().unwrap();
-    let pipeline = Pipeline::new(media.path(), 2, options.providers);
+    let prices = options.providers.prices();
+    let pipeline = Pipeline::new(media.path(), 2, options.providers).with_ledger(db.pool.clone());
     let workflow = pipeline::workflow(Arc::new(pipeline));
     let engine = Engine::builder(db.pool.clone()).register(&workflow).build();
     let settings = Settings {
@@ -77,14 +90,21 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         port: 0,
         public_url: None,
         media_dir: media.path().to_owned(),
+        media_url_lifetime: options.media_url_lifetime,
+        auth: options.auth,
+        prices,
         max_queued: options.max_queued,
         generate_limit: options.generate_limit,
+        max_active_videos: options.max_active_videos,
         max_event_streams: options.max_event_streams,
+        max_event_streams_per_key: options.max_event_streams_per_key,
         max_cost_per_video: options.max_cost_per_video,
         admin_token: options.admin_token,
         cors_origins: vec!["https://studio.example.com".into()],
     };
-    let app = Application::build(settings, engine.clone(), workflow).unwrap();
+    let app = Application::build(settings, engine.clone(), workflow)
+        .await
+        .unwrap();
     let base = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until_stopped());
     let shutdown = CancellationToken::new();
@@ -150,6 +170,111 @@ impl TestApp {
         assert_eq!(status, 200, "{body}");
         body["video_id"].as_str().unwrap().to_owned()
     }
+}
+
+/// A client of a test app that sends its key with every request.
+pub struct KeyClient<'a> {
+    app: &'a TestApp,
+    pub key_id: String,
+    pub secret: String,
+}
+
+impl TestApp {
+    /// Creates a client key through the operators' API with `fields` (a name is added when
+    /// absent), and a client that uses it.
+    pub async fn key(&self, fields: Value) -> KeyClient<'_> {
+        let mut fields = fields;
+        if fields.get("name").is_none() {
+            fields["name"] = json!("a test client");
+        }
+        let response = self
+            .http
+            .post(format!("{}/api/admin/keys", self.base))
+            .bearer_auth(ADMIN_TOKEN)
+            .json(&fields)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 201);
+        let body: Value = response.json().await.unwrap();
+        KeyClient {
+            app: self,
+            key_id: body["key_id"].as_str().unwrap().to_owned(),
+            secret: body["secret"].as_str().unwrap().to_owned(),
+        }
+    }
+
+    /// Sends an operator's request.
+    pub async fn admin(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut request = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(ADMIN_TOKEN);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        answer(request).await
+    }
+}
+
+impl KeyClient<'_> {
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        self.send(reqwest::Method::GET, path, None).await
+    }
+
+    pub async fn post(&self, path: &str, body: &Value) -> (u16, Value) {
+        self.send(reqwest::Method::POST, path, Some(body)).await
+    }
+
+    /// Sends a request with this client's key to `base` (another server of the same database,
+    /// say), or to its app when none.
+    pub async fn send_to(
+        &self,
+        base: &str,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> (u16, Value) {
+        let mut request = self
+            .app
+            .http
+            .request(method, format!("{base}{path}"))
+            .bearer_auth(&self.secret);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        answer(request).await
+    }
+
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> (u16, Value) {
+        self.send_to(&self.app.base, method, path, body).await
+    }
+
+    /// Admits a 15 s video and returns its id.
+    pub async fn generate(&self, prompt: &str) -> String {
+        let (status, body) = self
+            .post("/api/generate", &json!({"prompt": prompt, "duration": 15}))
+            .await;
+        assert_eq!(status, 200, "{body}");
+        body["video_id"].as_str().unwrap().to_owned()
+    }
+}
+
+/// The status and JSON body (null when there is none) of a request.
+async fn answer(request: reqwest::RequestBuilder) -> (u16, Value) {
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
 }
 
 impl TestApp {

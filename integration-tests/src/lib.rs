@@ -8,6 +8,7 @@ pub mod database;
 pub mod music;
 pub mod planner;
 pub mod predictions;
+pub mod priced;
 pub mod probe;
 pub mod process;
 pub mod replicate_fake;

@@ -29,6 +29,7 @@ pub(super) async fn planning(
         .unwrap_or_else(|| default_budget(duration));
     let cost = pipeline.providers.prices().phase(Phase::Planning, None);
     afford(0.0, cost, budget, Phase::Planning)?;
+    pipeline.reserve(ctx, Phase::Planning, cost).await?;
     let spec = pipeline.providers.planner.plan(&request).await?;
     spec.validate()
         .map_err(|e| StepError::permanent("invalid_plan", e.to_string()))?;
@@ -57,7 +58,9 @@ pub(super) async fn storyboarding(
     mut production: Production,
 ) -> Result<Production, StepError> {
     let ctx = &ctx;
-    let cost = production.afford(Phase::Storyboarding, &pipeline.providers.prices())?;
+    let cost = pipeline
+        .afford(ctx, &production, Phase::Storyboarding)
+        .await?;
     let mut stills = Vec::with_capacity(production.spec.beats.len());
     for index in 0..production.spec.beats.len() {
         let key = media_key(ctx, &format!("stills/beat-{:02}.png", index + 1));
@@ -90,7 +93,9 @@ pub(super) async fn generating_chunks(
     mut production: Production,
 ) -> Result<Production, StepError> {
     let ctx = &ctx;
-    let cost = production.afford(Phase::GeneratingChunks, &pipeline.providers.prices())?;
+    let cost = pipeline
+        .afford(ctx, &production, Phase::GeneratingChunks)
+        .await?;
     let mut per_beat: Vec<Vec<Clip>> = Vec::new();
     let mut index = 0;
     for (beat, spec_beat) in production.spec.beats.iter().enumerate() {
@@ -184,7 +189,9 @@ pub(super) async fn adding_music(
     mut production: Production,
 ) -> Result<Production, StepError> {
     let ctx = &ctx;
-    let cost = production.afford(Phase::AddingMusic, &pipeline.providers.prices())?;
+    let cost = pipeline
+        .afford(ctx, &production, Phase::AddingMusic)
+        .await?;
     let stitched = production
         .stitched
         .clone()

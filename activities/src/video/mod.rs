@@ -1,10 +1,12 @@
 //! The video: the `videos` table (its schema in migrations/videos, applied by [`migrate`]), its
 //! [`VideoStatus`], the projection that writes it as the run moves, and every read the API
-//! renders. Nothing else reads or writes the table, and nothing else decides a video's status.
+//! renders, and what videos may spend per key and month. Nothing else reads or writes the table,
+//! and nothing else decides a video's status.
 
 mod moves;
 mod projection;
 mod row;
+mod spending;
 mod status;
 mod table;
 
@@ -13,11 +15,11 @@ use sqlx::{migrate::MigrateError, PgPool};
 pub use moves::{RunChange, Snapshot, StatusMove, Tracker};
 pub use projection::Projection;
 pub use row::Video;
-pub use status::{UnknownStatus, VideoStatus};
-pub use table::{
-    video_count_by_status, video_find, video_insert, video_list, video_queue_is_full,
-    VIDEOS_CHANNEL,
+pub use spending::{
+    video_admit, video_month_usage, video_reserve, Admission, MonthUsage, OverBudget, Refusal,
 };
+pub use status::{UnknownStatus, VideoStatus};
+pub use table::{video_count_by_status, video_find, video_insert, video_list, VIDEOS_CHANNEL};
 
 /// Applies the video's migrations that the database has not seen yet; the engine's schema must
 /// be there first ([`slate_engine::migrate`]).

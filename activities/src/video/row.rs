@@ -11,6 +11,8 @@ use crate::{phase::Phase, spec::Spec};
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Video {
     pub id: Uuid,
+    /// The key that made it.
+    pub owner: Uuid,
     pub status: VideoStatus,
     pub progress: Option<i16>,
     pub current_phase: Option<Phase>,

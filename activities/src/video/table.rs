@@ -12,21 +12,28 @@ use crate::{phase::Phase, plan::Request, production::Production};
 /// The channel on which a video's id is announced, at commit, whenever its status moves.
 pub const VIDEOS_CHANNEL: &str = "slate_videos";
 
-const COLUMNS: &str = "id, status, progress, current_phase, request, spec, cost_breakdown,
+const COLUMNS: &str = "id, owner, status, progress, current_phase, request, spec, cost_breakdown,
     storyboard_keys, chunk_keys, stitched_key, final_key, error, created_at, completed_at";
 
-/// Writes a new video's row, in the transaction that admits its run.
+/// Writes a new video's row for `owner`, reserving `reserve_usd` of its monthly budget, in the
+/// transaction that admits its run (`video_admit` checks the limits first).
 pub async fn video_insert(
     conn: &mut PgConnection,
     run_id: RunId,
     request: &Request,
+    owner: Uuid,
+    reserve_usd: f64,
 ) -> sqlx::Result<()> {
-    sqlx::query("INSERT INTO videos (id, prompt, request) VALUES ($1, $2, $3)")
-        .bind(run_id)
-        .bind(&request.prompt)
-        .bind(Json(request))
-        .execute(conn)
-        .await?;
+    sqlx::query(
+        "INSERT INTO videos (id, prompt, request, owner, reserved_usd) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(run_id)
+    .bind(&request.prompt)
+    .bind(Json(request))
+    .bind(owner)
+    .bind(reserve_usd)
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
@@ -37,9 +44,11 @@ pub async fn video_find(pool: &PgPool, id: Uuid) -> sqlx::Result<Option<Video>> 
         .await
 }
 
-/// Up to `limit` videos (in `status` when given) older than `before`, newest first.
+/// Up to `limit` videos (of `owner` and in `status` when given) older than `before`, newest
+/// first.
 pub async fn video_list(
     pool: &PgPool,
+    owner: Option<Uuid>,
     status: Option<VideoStatus>,
     before: Option<(DateTime<Utc>, Uuid)>,
     limit: i64,
@@ -49,19 +58,21 @@ pub async fn video_list(
         "SELECT {COLUMNS} FROM videos
          WHERE ($1::video_status IS NULL OR status = $1)
            AND ($2::timestamptz IS NULL OR (created_at, id) < ($2, $3))
+           AND ($5::uuid IS NULL OR owner = $5)
          ORDER BY created_at DESC, id DESC LIMIT $4"
     ))
     .bind(status)
     .bind(at)
     .bind(id)
     .bind(limit)
+    .bind(owner)
     .fetch_all(pool)
     .await
 }
 
 /// Whether at least `limit` videos wait for their first phase (counting no further than that), read
 /// on the admitting transaction's connection.
-pub async fn video_queue_is_full(conn: &mut PgConnection, limit: i64) -> sqlx::Result<bool> {
+pub(super) async fn video_queue_is_full(conn: &mut PgConnection, limit: i64) -> sqlx::Result<bool> {
     sqlx::query_scalar(
         "SELECT count(*) >= $1
          FROM (SELECT 1 FROM videos WHERE status = 'queued' LIMIT $1) AS waiting",
@@ -144,6 +155,7 @@ pub(crate) async fn video_checkpoint_record(
     let sql = format!(
         "UPDATE videos SET {MOVE},
             spec = $9, cost_breakdown = cost_breakdown || jsonb_build_object($10::text, $11::float8),
+            spent_usd = spent_usd + $11,
             storyboard_keys = $12, chunk_keys = $13, stitched_key = $14, final_key = $15
          WHERE id = $1"
     );
@@ -161,7 +173,8 @@ pub(crate) async fn video_checkpoint_record(
 }
 
 /// Rewinds the video to the replayed phase: what that phase and those after it made, and what
-/// they cost, are gone until they run again.
+/// they cost, are gone until they run again (what they spent stays spent). The reservation
+/// shrinks to what was spent: the phases run again reserve what they need.
 pub(crate) async fn video_replay_rewind(
     conn: &mut PgConnection,
     id: RunId,
@@ -170,7 +183,7 @@ pub(crate) async fn video_replay_rewind(
 ) -> sqlx::Result<()> {
     let made_by = |phase: Phase| undone.contains(&phase);
     let sql = format!(
-        "UPDATE videos SET {MOVE}, completed_at = NULL,
+        "UPDATE videos SET {MOVE}, completed_at = NULL, reserved_usd = spent_usd,
             cost_breakdown = cost_breakdown - $9::text[],
             spec = CASE WHEN $10 THEN NULL ELSE spec END,
             storyboard_keys = CASE WHEN $11 THEN '{{}}' ELSE storyboard_keys END,

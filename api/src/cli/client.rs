@@ -14,6 +14,30 @@ pub struct ServerArgs {
     /// The address of the Slate server.
     #[arg(long, env = "SLATE_URL", default_value = "http://127.0.0.1:8080")]
     url: String,
+    /// Your API key (slate_...), when the server has keys on.
+    #[arg(long, env = "SLATE_API_KEY", hide_env_values = true)]
+    api_key: Option<String>,
+}
+
+impl ServerArgs {
+    /// An HTTP client that sends the API key, if there is one, with every request.
+    pub(super) fn http(&self) -> anyhow::Result<reqwest::Client> {
+        let mut headers = reqwest::header::HeaderMap::new();
+        if let Some(key) = self
+            .api_key
+            .as_deref()
+            .map(str::trim)
+            .filter(|k| !k.is_empty())
+        {
+            let mut value = reqwest::header::HeaderValue::from_str(&format!("Bearer {key}"))
+                .context("SLATE_API_KEY holds characters a header cannot")?;
+            value.set_sensitive(true);
+            headers.insert(reqwest::header::AUTHORIZATION, value);
+        }
+        Ok(reqwest::Client::builder()
+            .default_headers(headers)
+            .build()?)
+    }
 }
 
 #[derive(Args)]
@@ -108,7 +132,7 @@ pub(super) fn endpoint(server: &ServerArgs, path: &str) -> String {
 }
 
 pub async fn generate(args: GenerateArgs) -> anyhow::Result<()> {
-    let http = reqwest::Client::new();
+    let http = args.server.http()?;
     let mut body = json!({ "prompt": args.prompt });
     if let Some(duration) = args.duration {
         body["duration"] = json!(duration);
@@ -228,7 +252,10 @@ fn parse(frame: &str) -> Option<(String, Value)> {
 pub async fn status(args: StatusArgs) -> anyhow::Result<()> {
     let path = format!("/api/status/{}", args.video_id);
     let status = answer(
-        reqwest::get(endpoint(&args.server, &path))
+        args.server
+            .http()?
+            .get(endpoint(&args.server, &path))
+            .send()
             .await
             .with_context(|| format!("cannot reach Slate at {}", args.server.url))?,
     )

@@ -1,16 +1,18 @@
-//! The commands of `slate`: the server's (serve, worker, migrate) and the client's (generate,
-//! status, replay).
+//! The commands of `slate`: the server's (serve, worker, migrate, keys) and the client's
+//! (generate, status, replay, smoke).
 
 use clap::{Parser, Subcommand};
 
 use crate::telemetry::LogFormat;
 
 mod client;
+mod keys;
 mod providers;
 mod server;
 mod smoke;
 
 use client::{GenerateArgs, ReplayArgs, StatusArgs};
+use keys::KeysArgs;
 use server::{DatabaseArgs, ServeArgs, WorkerCommandArgs};
 use smoke::SmokeArgs;
 
@@ -42,6 +44,8 @@ enum Command {
     Worker(Box<WorkerCommandArgs>),
     /// Apply the database migrations and exit.
     Migrate(DatabaseArgs),
+    /// Create, list, change, revoke and rotate clients' API keys (on DATABASE_URL directly).
+    Keys(KeysArgs),
     /// Ask a running Slate for a video; with --wait, follow it and download it.
     Generate(GenerateArgs),
     /// Print where a video stands.
@@ -62,8 +66,9 @@ impl Cli {
             Command::Status(args) => client::status(args).await,
             Command::Replay(args) => client::replay(args).await,
             Command::Smoke(args) => smoke::smoke(args).await,
+            Command::Keys(args) => keys::keys(args).await,
             Command::Migrate(args) => {
-                server::connect(&args, &[]).await?;
+                server::connect(&args).await?;
                 tracing::info!("migrations applied");
                 Ok(())
             }

@@ -6,12 +6,16 @@ use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 use anyhow::Context;
 use clap::Args;
 use slate_activities::{
+    cost::Prices,
     pipeline::{self, Pipeline},
     plan::Request,
 };
-use slate_api::app::{Application, Settings};
+use slate_api::{
+    app::{Application, Settings},
+    auth::AuthSetting,
+};
 use slate_engine::{Bucket, Engine, SchedulerConfig, WorkerConfig, Workflow};
-use sqlx::postgres::PgPoolOptions;
+use sqlx::{postgres::PgPoolOptions, PgPool};
 use tokio_util::sync::CancellationToken;
 
 use super::providers::CloudArgs;
@@ -30,8 +34,8 @@ pub struct ServeArgs {
     /// How many videos may wait for their first step before admissions get 429.
     #[arg(long, env = "SLATE_MAX_QUEUED", default_value_t = 100)]
     max_queued: i64,
-    /// Generate requests admitted per second, across every process on the database (a token
-    /// bucket); unlimited when unset.
+    /// Generate requests admitted per second for each key, across every process on the database
+    /// (a token bucket); unlimited when unset.
     #[arg(long, env = "SLATE_GENERATE_PER_SECOND")]
     generate_per_second: Option<f64>,
     /// How many generate requests may come at once before the rate applies (the bucket's size).
@@ -40,6 +44,19 @@ pub struct ServeArgs {
     /// How many events streams (GET /api/status/{id}/events) this process holds open at most.
     #[arg(long, env = "SLATE_MAX_EVENT_STREAMS", default_value_t = 1000)]
     max_event_streams: usize,
+    /// How many of those one key may hold open.
+    #[arg(long, env = "SLATE_MAX_EVENT_STREAMS_PER_KEY", default_value_t = 20)]
+    max_event_streams_per_key: usize,
+    /// How many videos a key may have in the making at once, unless the key sets its own limit.
+    #[arg(long, env = "SLATE_MAX_ACTIVE_VIDEOS", default_value_t = 10)]
+    max_active_videos: i64,
+    /// Whether clients need API keys: auto (not on a loopback address, and a refusal to start on
+    /// any other), keys, or none.
+    #[arg(long, env = "SLATE_AUTH", value_enum, default_value = "auto")]
+    auth: AuthSetting,
+    /// How long a media URL works, in seconds (up to 15 minutes more, to keep URLs stable).
+    #[arg(long, env = "SLATE_MEDIA_URL_SECONDS", default_value_t = 3600)]
+    media_url_seconds: u64,
     /// The most a client may let one video cost, in USD: a larger `max_cost_usd` gets 422.
     #[arg(long, env = "SLATE_MAX_COST_PER_VIDEO_USD", default_value_t = 10.0)]
     max_cost_per_video_usd: f64,
@@ -108,19 +125,18 @@ struct PipelineArgs {
 }
 
 impl PipelineArgs {
-    fn workflow(&self) -> anyhow::Result<Workflow<Request>> {
+    /// The video workflow, its spending reserved in `pool`, and what its providers charge.
+    fn workflow(&self, pool: &PgPool) -> anyhow::Result<(Workflow<Request>, Prices)> {
         let providers = self.cloud.providers()?;
-        let pipeline = Pipeline::new(&self.media_dir, self.chunk_parallelism, providers);
-        Ok(pipeline::workflow(Arc::new(pipeline)))
+        let prices = providers.prices();
+        let pipeline = Pipeline::new(&self.media_dir, self.chunk_parallelism, providers)
+            .with_ledger(pool.clone());
+        Ok((pipeline::workflow(Arc::new(pipeline)), prices))
     }
 }
 
-/// Connects to the database and applies the migrations (the engine's, then the video's); the
-/// engine runs `workflows`.
-pub async fn connect(
-    args: &DatabaseArgs,
-    workflows: &[Workflow<Request>],
-) -> anyhow::Result<Engine> {
+/// Connects to the database and applies the migrations (the engine's, then the video's).
+pub async fn connect(args: &DatabaseArgs) -> anyhow::Result<PgPool> {
     let pool = PgPoolOptions::new()
         .max_connections(args.db_connections.max(1))
         .acquire_timeout(Duration::from_secs(10))
@@ -133,32 +149,36 @@ pub async fn connect(
     slate_activities::video::migrate(&pool)
         .await
         .context("the video's migrations failed")?;
-    let engine = workflows
-        .iter()
-        .fold(Engine::builder(pool), |engine, w| engine.register(w))
-        .build();
-    Ok(engine)
+    Ok(pool)
 }
 
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    let workflow = args.worker.pipeline.workflow()?;
-    let engine = connect(&args.worker.database, std::slice::from_ref(&workflow)).await?;
+    let auth = args.auth.resolve(&args.host).map_err(anyhow::Error::msg)?;
+    let pool = connect(&args.worker.database).await?;
+    let (workflow, prices) = args.worker.pipeline.workflow(&pool)?;
+    let engine = Engine::builder(pool).register(&workflow).build();
     let settings = Settings {
         host: args.host,
         port: args.port,
         public_url: args.public_url,
         media_dir: args.worker.pipeline.media_dir.clone(),
+        media_url_lifetime: Duration::from_secs(args.media_url_seconds),
+        auth,
+        prices,
         max_queued: args.max_queued,
         generate_limit: args.generate_per_second.map(|per_second| Bucket {
             capacity: args.generate_burst.max(1.0),
             per_second,
         }),
+        max_active_videos: Some(args.max_active_videos.max(1)),
         max_event_streams: args.max_event_streams,
+        max_event_streams_per_key: args.max_event_streams_per_key,
         max_cost_per_video: args.max_cost_per_video_usd,
         admin_token: args.admin_token,
         cors_origins: args.cors_origins,
     };
-    let app = Application::build(settings, engine.clone(), workflow)?;
+    let app = Application::build(settings, engine.clone(), workflow).await?;
+    tracing::info!(?auth, "client keys");
     tracing::info!(port = app.port(), "serving the API");
     let server = app.handle();
     let api = tokio::spawn(app.run_until_stopped());
@@ -177,7 +197,9 @@ pub async fn worker(args: WorkerCommandArgs) -> anyhow::Result<()> {
         worker,
         metrics_addr,
     } = args;
-    let engine = connect(&worker.database, &[worker.pipeline.workflow()?]).await?;
+    let pool = connect(&worker.database).await?;
+    let (workflow, _) = worker.pipeline.workflow(&pool)?;
+    let engine = Engine::builder(pool).register(&workflow).build();
     let Some(addr) = metrics_addr else {
         return run_engine(&engine, &worker, wait_for_signal()).await;
     };

@@ -70,7 +70,7 @@ pub async fn smoke(args: SmokeArgs) -> anyhow::Result<()> {
             }
         }
     }
-    let http = reqwest::Client::new();
+    let http = args.server.http()?;
     let limit = Duration::from_secs(args.timeout_secs);
     println!(
         "{:>8}  {:<24} {:>10}  {:<10} {:>9} {:>8}",

@@ -13,8 +13,12 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::{
+    caller::bearer,
     error::{ApiError, ErrorBody},
-    routes::video_id,
+    routes::{
+        video::{page, ListQuery, VideoPage},
+        video_id,
+    },
     state::AppState,
 };
 
@@ -23,7 +27,8 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .route("/api/admin/runs", web::get().to(runs))
         .route("/api/admin/runs/{run_id}", web::get().to(history))
         .route("/api/admin/runs/{run_id}/replay", web::post().to(replay))
-        .route("/api/admin/runs/{run_id}/cancel", web::post().to(cancel));
+        .route("/api/admin/runs/{run_id}/cancel", web::post().to(cancel))
+        .route("/api/admin/videos", web::get().to(videos));
 }
 
 /// An operator's request: it carries the configured token. Handlers that take it as their first
@@ -41,16 +46,13 @@ impl FromRequest for Operator {
         ready(match expected {
             None => Err(ApiError::NotFound("this path".into())),
             Some(expected) => {
-                let given = request
-                    .headers()
-                    .get("authorization")
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| v.strip_prefix("Bearer "))
-                    .unwrap_or("");
+                let given = bearer(request).unwrap_or("");
                 if bool::from(given.as_bytes().ct_eq(expected.as_bytes())) {
                     Ok(Operator)
                 } else {
-                    Err(ApiError::Unauthorized)
+                    Err(ApiError::Unauthorized(
+                        "send the operators' token as Authorization: Bearer <SLATE_ADMIN_TOKEN>",
+                    ))
                 }
             }
         })
@@ -130,7 +132,7 @@ pub struct RunHistory {
 }
 
 #[utoipa::path(get, path = "/api/admin/runs", tag = "operators", params(RunsQuery),
-    security(("bearer" = [])),
+    security(("operator" = [])),
     responses((status = 200, body = RunList),
         (status = 401, description = "No token or a wrong one", body = ErrorBody),
         (status = 404, description = "The admin API is off", body = ErrorBody),
@@ -159,7 +161,7 @@ pub async fn runs(
 /// their attempts and costs, and its error.
 #[utoipa::path(get, path = "/api/admin/runs/{run_id}", tag = "operators",
     params(("run_id" = String, Path, description = "The run's id (the video's)")),
-    security(("bearer" = [])),
+    security(("operator" = [])),
     responses((status = 200, body = RunHistory),
         (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn history(
@@ -212,7 +214,7 @@ pub struct Replayed {
 
 #[utoipa::path(post, path = "/api/admin/runs/{run_id}/replay", tag = "operators",
     params(("run_id" = String, Path, description = "The run's id (the video's)")),
-    request_body = ReplayBody, security(("bearer" = [])),
+    request_body = ReplayBody, security(("operator" = [])),
     responses((status = 200, body = Replayed),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 409, description = "The run is running",
@@ -251,7 +253,7 @@ pub struct RunCancelled {
 
 #[utoipa::path(post, path = "/api/admin/runs/{run_id}/cancel", tag = "operators",
     params(("run_id" = String, Path, description = "The run's id (the video's)")),
-    security(("bearer" = [])),
+    security(("operator" = [])),
     responses((status = 200, body = RunCancelled),
         (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 409, description = "The run is finished", body = ErrorBody)))]
@@ -266,4 +268,48 @@ pub async fn cancel(
         run_id: id.0,
         state: "cancelled",
     }))
+}
+
+#[derive(Deserialize, IntoParams)]
+pub struct VideosQuery {
+    /// Only the videos of this key.
+    key_id: Option<String>,
+    /// Only videos with this status.
+    status: Option<String>,
+    /// From 1 to 100; 20 when unset.
+    limit: Option<String>,
+    /// The `next_cursor` of the page before.
+    cursor: Option<String>,
+}
+
+/// Every key's videos, newest first.
+#[utoipa::path(get, path = "/api/admin/videos", tag = "operators", params(VideosQuery),
+    security(("operator" = [])),
+    responses((status = 200, body = VideoPage), (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn videos(
+    _: Operator,
+    state: web::Data<AppState>,
+    query: web::Query<VideosQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let VideosQuery {
+        key_id,
+        status,
+        limit,
+        cursor,
+    } = query.into_inner();
+    let owner = key_id
+        .as_deref()
+        .filter(|k| !k.is_empty())
+        .map(|k| {
+            Uuid::parse_str(k)
+                .map_err(|_| ApiError::invalid("key_id", "key_id must be a key's id (a UUID)"))
+        })
+        .transpose()?;
+    let query = ListQuery {
+        status,
+        limit,
+        cursor,
+    };
+    Ok(HttpResponse::Ok().json(page(&state, owner, &query).await?))
 }

@@ -1,8 +1,9 @@
 //! GET /api/status/{video_id}/events: Server-Sent Events. Each `status` event carries the status
 //! JSON and, as its id, the sequence number of the run's event that caused it. A stream replays the
 //! video's past changes (those after Last-Event-ID when the header is sent), then follows live ones,
-//! and closes after a terminal status. A process keeps at most `SLATE_MAX_EVENT_STREAMS` open; a
-//! stream whose client left is closed at its next keep-alive.
+//! and closes after a terminal status. A process keeps at most `SLATE_MAX_EVENT_STREAMS` open, and
+//! `SLATE_MAX_EVENT_STREAMS_PER_KEY` of one key; a stream whose client left is closed at its next
+//! keep-alive.
 
 use std::time::Duration;
 
@@ -13,31 +14,48 @@ use tokio::sync::{broadcast::error::RecvError, mpsc};
 use uuid::Uuid;
 
 use crate::{
+    caller::Caller,
     error::{ApiError, ErrorBody},
     routes::{find_video, status::StatusView},
     state::AppState,
 };
 
+/// One event of the stream, as its fields arrive.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct StatusEvent {
+    /// Always `status`.
+    event: String,
+    /// The sequence number of the run's event that caused it; send it back as Last-Event-ID.
+    id: String,
+    /// The JSON of GET /api/status.
+    data: String,
+}
+
 /// How long a stream waits for news before it reads the history anyway and sends a keep-alive.
 const QUIET: Duration = Duration::from_secs(5);
 
-#[utoipa::path(get, path = "/api/status/{video_id}/events", tag = "videos",
+#[utoipa::path(get, path = "/api/status/{video_id}/events", tag = "videos", security(("client" = []), ()),
     params(("video_id" = String, Path, description = "The video's id"),
         ("Last-Event-ID" = Option<i64>, Header, minimum = 0,
             description = "Replay only the changes after this one")),
-    responses((status = 200, content_type = "text/event-stream", body = String,
+    responses((status = 401, description = "No key, or not a valid one", body = ErrorBody),
+        (status = 200, content_type = "text/event-stream", body = StatusEvent,
         description = "`status` events, each with the status JSON as data"),
-        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody),
+        (status = 404, description = "Unknown or malformed id, or another key's video", body = ErrorBody), (status = 422, body = ErrorBody),
         (status = 429, description = "Too many streams are open (see Retry-After)", body = ErrorBody)))]
 pub async fn events(
+    caller: Caller,
     state: web::Data<AppState>,
     path: web::Path<String>,
     request: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let after = last_event_id(&request)?;
-    let video = find_video(&state.pool, &path).await?;
-    let open = state.streams.clone().try_acquire_owned();
-    let permit = open.map_err(|_| ApiError::TooManyStreams)?;
+    let video = find_video(&state.pool, caller, &path).await?;
+    let permit = state
+        .streams
+        .take(caller.key_id)
+        .map_err(|_| ApiError::TooManyStreams)?;
     let (frames, body) = mpsc::channel::<Bytes>(16);
     actix_web::rt::spawn(async move {
         if let Err(error) = follow(&state, video.id, after, &frames).await {

@@ -1,6 +1,7 @@
 //! POST /api/generate: checks the request, then writes the video's row, its run and its first
-//! task in one transaction. An Idempotency-Key makes a repeated request return the first answer,
-//! even when the queue is full.
+//! task in one transaction, after the key's rate, its videos in the making, its monthly budget and
+//! the queue allow it. An Idempotency-Key (scoped to the caller's key) makes a repeated request
+//! return the first answer, whatever the limits say by then.
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{Map, Value};
@@ -8,7 +9,7 @@ use slate_activities::{
     library::archetypes,
     plan::Request,
     spec::valid_duration,
-    video::{video_find, video_insert, video_queue_is_full},
+    video::{video_admit, video_find, Admission, Refusal},
 };
 use slate_engine::{take_token_using, RunId, StartOptions, Taken};
 
@@ -17,6 +18,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::{
+    caller::Caller,
     error::{ApiError, ErrorBody},
     state::AppState,
 };
@@ -62,14 +64,19 @@ pub struct Admitted {
 #[utoipa::path(post, path = "/api/generate", tag = "videos", request_body = GenerateRequest,
     params(("Idempotency-Key" = Option<String>, Header,
         description = "The same key with the same body returns the first answer")),
+    security(("client" = []), ()),
     responses((status = 200, body = Admitted),
         (status = 400, description = "The body is not JSON", body = ErrorBody),
+        (status = 401, description = "No key, or not a valid one", body = ErrorBody),
+        (status = 402, description = "The video could take the key past its monthly budget",
+            body = ErrorBody),
         (status = 413, description = "The body is over 64 KiB", body = ErrorBody),
         (status = 422, description = "A field is missing or invalid", body = ErrorBody),
-        (status = 429, description = "Too many videos are queued, or too many requests (see Retry-After)",
-            body = ErrorBody),
+        (status = 429, description = "Too many requests, too many of the key's videos in the \
+            making, or too many videos queued (see Retry-After)", body = ErrorBody),
         (status = 503, description = "The database is unreachable", body = ErrorBody)))]
 pub async fn generate(
+    caller: Caller,
     state: web::Data<AppState>,
     http: HttpRequest,
     body: web::Json<Value>,
@@ -78,26 +85,43 @@ pub async fn generate(
     let key = idempotency_key(&http)?;
     let mut tx = state.pool.begin().await?;
     let options = StartOptions {
-        idempotency_key: key,
+        idempotency_key: key.map(|key| format!("{}/{key}", caller.key_id)),
         ..StartOptions::default()
     };
-    // A repeat of a keyed request is answered before the queue is looked at: it queues nothing.
+    // A repeat of a keyed request is answered before any limit is looked at: it costs nothing.
     let started = slate_engine::start_using(&mut tx, &state.workflow, &request, options).await?;
     if !started.created {
         tx.rollback().await?;
-        same_request_or_refuse(&state, started.run_id, &request).await?;
-    } else if let Some(retry_after) = rate_limited(&state, &mut tx).await? {
+        same_request_or_refuse(&state, caller, started.run_id, &request).await?;
+    } else if let Some(retry_after) = rate_limited(&state, caller, &mut tx).await? {
         tx.rollback().await?;
         return Err(ApiError::RateLimited {
             retry_after_secs: retry_after.as_secs_f64().ceil().max(1.0) as u64,
         });
-    } else if video_queue_is_full(&mut tx, state.max_queued).await? {
-        tx.rollback().await?;
-        return Err(ApiError::Busy {
-            retry_after_secs: 10,
-        });
     } else {
-        video_insert(&mut tx, started.run_id, &request).await?;
+        let reserve_usd = state.prices.reservation(&request);
+        let admission = Admission {
+            run_id: started.run_id,
+            request: &request,
+            owner: caller.key_id,
+            reserve_usd,
+            max_queued: state.max_queued,
+            max_active: state.max_active_videos,
+        };
+        if let Err(refusal) = video_admit(&mut tx, &admission).await? {
+            tx.rollback().await?;
+            return Err(match refusal {
+                Refusal::QueueFull => ApiError::Busy {
+                    retry_after_secs: 10,
+                },
+                Refusal::TooManyActive { limit } => ApiError::TooManyActive { limit },
+                Refusal::MonthlyBudget { budget, committed } => ApiError::MonthlyBudget {
+                    reserve_usd,
+                    committed_usd: committed,
+                    budget_usd: budget,
+                },
+            });
+        }
         tx.commit().await?;
     }
     Ok(HttpResponse::Ok().json(Admitted {
@@ -107,32 +131,35 @@ pub async fn generate(
     }))
 }
 
-/// How long to wait when the generate rate is spent. The token is taken in the admission's
+/// How long to wait when the key's generate rate is spent. The token is taken in the admission's
 /// transaction, so an admission refused later gives it back.
 async fn rate_limited(
     state: &AppState,
+    caller: Caller,
     tx: &mut sqlx::PgConnection,
 ) -> Result<Option<std::time::Duration>, ApiError> {
     let Some(bucket) = state.generate_limit else {
         return Ok(None);
     };
-    Ok(
-        match take_token_using(tx, "generate:local", bucket).await? {
-            Taken::Granted => None,
-            Taken::Refused { retry_after } => Some(retry_after),
-        },
-    )
+    let key = format!("generate:{}", caller.key_id);
+    Ok(match take_token_using(tx, &key, bucket).await? {
+        Taken::Granted => None,
+        Taken::Refused { retry_after } => Some(retry_after),
+    })
 }
 
-/// A repeated key must come with the same request.
+/// A repeated key must come with the same request (and the same client key, which the engine's
+/// idempotency key is scoped by).
 async fn same_request_or_refuse(
     state: &AppState,
+    caller: Caller,
     run: RunId,
     request: &Request,
 ) -> Result<(), ApiError> {
     let first = video_find(&state.pool, run.0).await?;
     let same = first.is_some_and(|v| {
-        serde_json::from_value::<Request>(v.request).ok().as_ref() == Some(request)
+        v.owner == caller.key_id
+            && serde_json::from_value::<Request>(v.request).ok().as_ref() == Some(request)
     });
     if same {
         return Ok(());

@@ -22,7 +22,7 @@ use crate::{
 
 type ByStatus = Family<Vec<(&'static str, String)>, Gauge>;
 
-#[utoipa::path(get, path = "/metrics", tag = "health", security(("bearer" = [])),
+#[utoipa::path(get, path = "/metrics", tag = "health", security(("operator" = [])),
     responses((status = 200, content_type = "application/openmetrics-text", body = String),
         (status = 401, description = "The operators' bearer token is missing or wrong", body = ErrorBody),
         (status = 404, description = "No operators' token is configured", body = ErrorBody)))]

@@ -4,16 +4,19 @@ pub mod admin;
 pub mod events;
 pub mod generate;
 pub mod health;
+pub mod keys;
+pub mod media;
 pub mod metrics;
 pub mod pages;
 pub mod status;
+pub mod usage;
 pub mod video;
 
 use actix_web::{web, HttpResponse};
 
 use slate_activities::video::{video_find, Video};
 
-use crate::error::ApiError;
+use crate::{caller::Caller, error::ApiError};
 
 pub fn configure(config: &mut web::ServiceConfig) {
     config
@@ -34,7 +37,10 @@ pub fn configure(config: &mut web::ServiceConfig) {
             web::post().to(video::cancel),
         )
         .route("/api/videos", web::get().to(video::list))
-        .configure(admin::configure);
+        .route("/api/usage", web::get().to(usage::usage))
+        .route("/media/{key:.+}", web::get().to(media::media))
+        .configure(admin::configure)
+        .configure(keys::configure);
 }
 
 /// The answer to a path no route serves.
@@ -47,10 +53,11 @@ pub fn video_id(raw: &str) -> Result<uuid::Uuid, ApiError> {
     uuid::Uuid::parse_str(raw).map_err(|_| ApiError::NotFound(format!("video {raw}")))
 }
 
-/// The video the path names, or 404.
-pub async fn find_video(pool: &sqlx::PgPool, raw: &str) -> Result<Video, ApiError> {
+/// The caller's video the path names; another key's video is as unknown as a missing one (404).
+pub async fn find_video(pool: &sqlx::PgPool, caller: Caller, raw: &str) -> Result<Video, ApiError> {
     let id = video_id(raw)?;
     video_find(pool, id)
         .await?
+        .filter(|video| video.owner == caller.key_id)
         .ok_or_else(|| ApiError::NotFound(format!("video {id}")))
 }

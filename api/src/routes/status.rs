@@ -7,6 +7,7 @@ use slate_engine::RunId;
 use uuid::Uuid;
 
 use crate::{
+    caller::Caller,
     error::{ApiError, ErrorBody},
     eta,
     routes::find_video,
@@ -40,14 +41,16 @@ impl StatusView {
     }
 }
 
-#[utoipa::path(get, path = "/api/status/{video_id}", tag = "videos", params(("video_id" = String, Path, description = "The video's id")),
-    responses((status = 200, body = StatusView),
-        (status = 404, description = "Unknown or malformed id", body = ErrorBody)))]
+#[utoipa::path(get, path = "/api/status/{video_id}", tag = "videos", security(("client" = []), ()), params(("video_id" = String, Path, description = "The video's id")),
+    responses((status = 401, description = "No key, or not a valid one", body = ErrorBody),
+        (status = 200, body = StatusView),
+        (status = 404, description = "Unknown or malformed id, or another key's video", body = ErrorBody)))]
 pub async fn status(
+    caller: Caller,
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let video = find_video(&state.pool, &path).await?;
+    let video = find_video(&state.pool, caller, &path).await?;
     let lengths = state.phase_lengths.get(&state.engine).await?;
     let started = state.engine.step_started_at(RunId(video.id)).await?;
     let remaining = lengths.remaining(video.status, eta::elapsed(started));

@@ -10,19 +10,22 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::{
+    caller::Caller,
     error::{ApiError, ErrorBody},
     media_urls::MediaUrls,
-    routes::{find_video, video_id},
+    routes::find_video,
     state::AppState,
 };
 
-#[utoipa::path(get, path = "/api/video/{video_id}", tag = "videos", params(("video_id" = String, Path, description = "The video's id")),
-    responses((status = 200, body = VideoView), (status = 404, body = ErrorBody)))]
+#[utoipa::path(get, path = "/api/video/{video_id}", tag = "videos", security(("client" = []), ()), params(("video_id" = String, Path, description = "The video's id")),
+    responses((status = 401, description = "No key, or not a valid one", body = ErrorBody),
+        (status = 200, body = VideoView), (status = 404, description = "Unknown or malformed id, or another key's video", body = ErrorBody)))]
 pub async fn video(
+    caller: Caller,
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let video = find_video(&state.pool, &path).await?;
+    let video = find_video(&state.pool, caller, &path).await?;
     Ok(HttpResponse::Ok().json(VideoView::new(&video, &state.urls)))
 }
 
@@ -30,6 +33,8 @@ pub async fn video(
 #[derive(Debug, Serialize, ToSchema)]
 pub struct VideoView {
     pub video_id: Uuid,
+    /// The key that made it.
+    pub key_id: Uuid,
     /// queued, planning, storyboarding, generating_chunks, stitching, adding_music, complete,
     /// failed or cancelled.
     #[schema(value_type = String)]
@@ -63,6 +68,7 @@ impl VideoView {
         let counts = video.beats_and_clips();
         Self {
             video_id: video.id,
+            key_id: video.owner,
             status: video.status,
             prompt: video.request["prompt"].clone(),
             final_video_url: video.final_video_key().map(|k| urls.url(k)),
@@ -102,19 +108,32 @@ pub struct VideoCancelled {
 #[derive(Deserialize, IntoParams)]
 pub struct ListQuery {
     /// Only videos with this status.
-    status: Option<String>,
+    pub status: Option<String>,
     /// From 1 to 100; 20 when unset.
-    limit: Option<String>,
+    pub limit: Option<String>,
     /// The `next_cursor` of the page before.
-    cursor: Option<String>,
+    pub cursor: Option<String>,
 }
 
-#[utoipa::path(get, path = "/api/videos", tag = "videos", params(ListQuery),
-    responses((status = 200, body = VideoPage), (status = 422, body = ErrorBody)))]
+/// The caller's videos, newest first.
+#[utoipa::path(get, path = "/api/videos", tag = "videos", security(("client" = []), ()), params(ListQuery),
+    responses((status = 401, description = "No key, or not a valid one", body = ErrorBody),
+        (status = 200, body = VideoPage), (status = 422, body = ErrorBody)))]
 pub async fn list(
+    caller: Caller,
     state: web::Data<AppState>,
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
+    let page = page(&state, Some(caller.key_id), &query).await?;
+    Ok(HttpResponse::Ok().json(page))
+}
+
+/// A page of the videos of `owner` (of every key when none) as `query` asks.
+pub async fn page(
+    state: &AppState,
+    owner: Option<Uuid>,
+    query: &ListQuery,
+) -> Result<VideoPage, ApiError> {
     let status = query
         .status
         .as_deref()
@@ -144,7 +163,7 @@ pub async fn list(
         .filter(|c| !c.is_empty())
         .map(decode_cursor)
         .transpose()?;
-    let page = video_list(&state.pool, status, before, limit).await?;
+    let page = video_list(&state.pool, owner, status, before, limit).await?;
     let next_cursor = (page.len() as i64 == limit)
         .then(|| page.last().map(|v| encode_cursor(v.created_at, v.id)))
         .flatten();
@@ -152,10 +171,10 @@ pub async fn list(
         .iter()
         .map(|v| VideoView::new(v, &state.urls))
         .collect();
-    Ok(HttpResponse::Ok().json(VideoPage {
+    Ok(VideoPage {
         videos,
         next_cursor,
-    }))
+    })
 }
 
 fn encode_cursor(at: DateTime<Utc>, id: Uuid) -> String {
@@ -173,14 +192,16 @@ fn decode_cursor(cursor: &str) -> Result<(DateTime<Utc>, Uuid), ApiError> {
     Ok((at, Uuid::parse_str(id).map_err(|_| bad())?))
 }
 
-#[utoipa::path(post, path = "/api/video/{video_id}/cancel", tag = "videos", params(("video_id" = String, Path, description = "The video's id")),
-    responses((status = 200, body = VideoCancelled), (status = 404, body = ErrorBody),
+#[utoipa::path(post, path = "/api/video/{video_id}/cancel", tag = "videos", security(("client" = []), ()), params(("video_id" = String, Path, description = "The video's id")),
+    responses((status = 401, description = "No key, or not a valid one", body = ErrorBody),
+        (status = 200, body = VideoCancelled), (status = 404, description = "Unknown or malformed id, or another key's video", body = ErrorBody),
         (status = 409, description = "The video is finished", body = ErrorBody)))]
 pub async fn cancel(
+    caller: Caller,
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = video_id(&path)?;
+    let id = find_video(&state.pool, caller, &path).await?.id;
     state.engine.cancel(RunId(id)).await?;
     Ok(HttpResponse::Ok().json(VideoCancelled {
         video_id: id,

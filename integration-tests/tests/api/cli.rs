@@ -2,7 +2,8 @@ use std::{path::Path, process::Output, time::Duration};
 
 use slate_integration_tests::{process::slate_binary, wait};
 
-use slate_integration_tests::app::{spawn_app, TestApp, ADMIN_TOKEN};
+use slate_api::auth::Auth;
+use slate_integration_tests::app::{spawn_app, spawn_app_with, Options, TestApp, ADMIN_TOKEN};
 
 async fn slate(app: &TestApp, args: &[&str]) -> Output {
     let run = tokio::process::Command::new(slate_binary())
@@ -129,5 +130,82 @@ async fn slate_worker_serves_the_step_durations_its_own_workers_measured() {
         );
         assert!(text.contains(&count), "{count} missing from:\n{text}");
     }
+    app.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slate_keys_create_makes_a_key_that_slate_generate_sends_from_slate_api_key() {
+    let app = spawn_app_with(Options {
+        auth: Auth::Keys,
+        workers: true,
+        ..Options::default()
+    })
+    .await;
+    let keys = |args: &[&str]| {
+        tokio::process::Command::new(slate_binary())
+            .arg("keys")
+            .args(args)
+            .env("DATABASE_URL", &app.db.url)
+            .env_remove("SLATE_ADMIN_TOKEN")
+            .kill_on_drop(true)
+            .output()
+    };
+    let created = keys(&["create", "--name", "bakery", "--monthly-budget-usd", "25"])
+        .await
+        .unwrap();
+    assert!(created.status.success(), "{created:?}");
+    let secret = stdout(&created).trim().to_owned();
+    assert!(secret.starts_with("slate_"), "{secret}");
+    let listed = keys(&["list"]).await.unwrap();
+    let table = stdout(&listed);
+    assert!(
+        table.contains("bakery") && table.contains("$25.00"),
+        "{table}"
+    );
+    assert!(
+        table.contains(&secret[6..18]),
+        "the lookup names the secret"
+    );
+    assert!(!table.contains(&secret[19..]), "the secret is never listed");
+
+    let without = slate(&app, &["generate", "15s sourdough loaf, warm"]).await;
+    assert!(!without.status.success());
+    assert!(String::from_utf8_lossy(&without.stderr).contains("401"));
+    let saved = app.media.path().join("bakery.mp4");
+    let generate = tokio::process::Command::new(slate_binary())
+        .args(["generate", "15s sourdough loaf, warm", "--wait", "--output"])
+        .arg(&saved)
+        .env("SLATE_URL", &app.base)
+        .env("SLATE_API_KEY", &secret)
+        .kill_on_drop(true)
+        .output()
+        .await
+        .unwrap();
+    assert!(generate.status.success(), "{generate:?}");
+    assert!(saved.metadata().unwrap().len() > 10_000);
+    app.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slate_serve_refuses_to_start_on_a_public_address_without_slate_auth() {
+    let app = spawn_app(false).await;
+    let serve = tokio::process::Command::new(slate_binary())
+        .arg("serve")
+        .env("DATABASE_URL", &app.db.url)
+        .env("SLATE_HOST", "0.0.0.0")
+        .env("SLATE_PORT", "0")
+        .env_remove("SLATE_AUTH")
+        .kill_on_drop(true)
+        .output();
+    let refused = tokio::time::timeout(Duration::from_secs(60), serve)
+        .await
+        .expect("slate serve exits at once")
+        .unwrap();
+    assert!(!refused.status.success());
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        said.contains("SLATE_AUTH=keys") && said.contains("0.0.0.0"),
+        "{said}"
+    );
     app.finish().await;
 }

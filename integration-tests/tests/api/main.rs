@@ -3,6 +3,7 @@
 mod admission;
 mod cli;
 mod hostile;
+mod keys;
 mod load;
 mod operator;
 mod reading;

@@ -18,8 +18,10 @@ async fn fixture(
     .await
     .unwrap();
     sqlx::query(
-        "INSERT INTO videos (id, prompt, request, status, progress, cost_breakdown, final_key, completed_at)
-         VALUES ($1, 'a watch', '{\"prompt\": \"a watch\"}', $2::video_status, $3, $4, $5,
+        "INSERT INTO videos (id, owner, prompt, request, status, progress, cost_breakdown,
+                             final_key, completed_at)
+         VALUES ($1, '00000000-0000-0000-0000-000000000000', 'a watch',
+                 '{\"prompt\": \"a watch\"}', $2::video_status, $3, $4, $5,
                  CASE WHEN $2 = 'complete' THEN now() END)",
     )
     .bind(id)
@@ -55,9 +57,11 @@ async fn a_complete_video_has_its_url_and_cost_and_one_in_progress_has_no_url() 
     let app = spawn_app(false).await;
     let done = fixture(&app, "complete", Some("videos/x/final.mp4")).await;
     let (_, body) = app.get(&format!("/api/video/{done}")).await;
-    assert_eq!(
-        body["final_video_url"],
-        format!("{}/media/videos/x/final.mp4", app.base)
+    let url = body["final_video_url"].as_str().unwrap();
+    let signed = format!("{}/media/videos/x/final.mp4?expires=", app.base);
+    assert!(
+        url.starts_with(&signed) && url.contains("&signature="),
+        "{url}"
     );
     let cost = body["cost_usd"].as_f64().unwrap();
     assert!(cost > 0.0 && (cost - 0.282).abs() < 1e-9);
@@ -156,10 +160,17 @@ async fn the_openapi_document_describes_every_route_and_docs_api_md_lists_each()
         ("/api/video/{video_id}", "get"),
         ("/api/video/{video_id}/cancel", "post"),
         ("/api/videos", "get"),
+        ("/api/usage", "get"),
         ("/api/admin/runs", "get"),
         ("/api/admin/runs/{run_id}", "get"),
         ("/api/admin/runs/{run_id}/replay", "post"),
         ("/api/admin/runs/{run_id}/cancel", "post"),
+        ("/api/admin/videos", "get"),
+        ("/api/admin/keys", "post"),
+        ("/api/admin/keys", "get"),
+        ("/api/admin/keys/{key_id}", "patch"),
+        ("/api/admin/keys/{key_id}/revoke", "post"),
+        ("/api/admin/keys/{key_id}/rotate", "post"),
         ("/healthz", "get"),
         ("/readyz", "get"),
         ("/metrics", "get"),
@@ -168,7 +179,16 @@ async fn the_openapi_document_describes_every_route_and_docs_api_md_lists_each()
     }
     let error = &document["components"]["schemas"]["ErrorDetail"]["properties"];
     assert!(error["code"].is_object() && error["message"].is_object());
-    assert!(document["components"]["securitySchemes"]["bearer"].is_object());
+    let schemes = &document["components"]["securitySchemes"];
+    assert!(schemes["client"].is_object() && schemes["operator"].is_object());
+    assert_eq!(
+        paths["/api/generate"]["post"]["security"][0]["client"],
+        json!([])
+    );
+    assert_eq!(
+        paths["/api/admin/keys"]["get"]["security"][0]["operator"],
+        json!([])
+    );
 
     let reference = std::fs::read_to_string(
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/api.md"),

@@ -1,5 +1,6 @@
 use std::time::Duration;
 
+use slate_api::auth::Auth;
 use slate_integration_tests::app::{spawn_app_with, Options, ADMIN_TOKEN};
 
 use crate::driver::Browser;
@@ -63,6 +64,75 @@ async fn an_operator_replays_a_failed_run_from_the_admin_page() {
             "return document.querySelector('#history').textContent.includes('completed')",
         )
         .await;
+    browser.close().await;
+    app.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_creates_a_key_sees_its_secret_once_and_revokes_it_from_the_admin_page() {
+    let app = spawn_app_with(Options {
+        auth: Auth::Keys,
+        ..Options::default()
+    })
+    .await;
+    let browser = Browser::start().await;
+    browser
+        .client
+        .goto(&format!("{}/admin", app.base))
+        .await
+        .unwrap();
+    browser.fill("#token", ADMIN_TOKEN).await;
+    browser.click("#connect").await;
+    browser
+        .until(
+            "the keys to show",
+            Duration::from_secs(30),
+            "return document.querySelector('#keys').textContent.includes('local') || null;",
+        )
+        .await;
+    browser.fill("#key-name", "Bakery on Main").await;
+    browser.fill("#key-budget", "50").await;
+    browser.click("#key-form button").await;
+    let secret = browser
+        .until(
+            "the new secret to show",
+            Duration::from_secs(30),
+            "const s = document.querySelector('#key-secret-value').textContent;
+             return s.startsWith('slate_') ? s : null;",
+        )
+        .await;
+    let secret = secret.as_str().unwrap();
+    let usage = |secret: &str| {
+        app.http
+            .get(format!("{}/api/usage", app.base))
+            .bearer_auth(secret.to_owned())
+            .send()
+    };
+    let answer: serde_json::Value = usage(secret).await.unwrap().json().await.unwrap();
+    assert_eq!(answer["name"], "Bakery on Main");
+    assert_eq!(answer["monthly_budget_usd"], 50.0);
+
+    browser
+        .eval("window.confirm = () => true; return true")
+        .await;
+    browser
+        .click("#keys tbody tr:last-child button.danger")
+        .await;
+    browser
+        .until(
+            "the key to show as revoked",
+            Duration::from_secs(30),
+            "const row = document.querySelector('#keys tbody tr:last-child');
+             return row.textContent.includes('revoked') || null;",
+        )
+        .await;
+    let shown = browser
+        .eval("return document.querySelector('#keys').textContent")
+        .await;
+    assert!(
+        !shown.as_str().unwrap().contains(&secret[19..]),
+        "secrets are never listed"
+    );
     browser.close().await;
     app.finish().await;
 }

@@ -5,6 +5,7 @@ use std::{path::PathBuf, sync::Arc, time::Duration};
 
 use serde_json::Value;
 use slate_activities::{
+    keys::LOCAL_KEY,
     pipeline::{self, Pipeline},
     plan::Request,
     providers::Providers,
@@ -62,7 +63,9 @@ impl VideoHarness {
                 .await
                 .unwrap()
                 .run_id;
-        video_insert(&mut tx, run, &request).await.unwrap();
+        video_insert(&mut tx, run, &request, LOCAL_KEY, 0.0)
+            .await
+            .unwrap();
         tx.commit().await.unwrap();
         run
     }

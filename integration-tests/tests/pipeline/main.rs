@@ -7,3 +7,4 @@ mod cloud;
 mod crash;
 mod end_to_end;
 mod replay;
+mod spending;

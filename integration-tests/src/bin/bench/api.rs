@@ -1,11 +1,13 @@
 //! The HTTP facade under load: `slate serve` runs in a process of its own, with no workers (so
 //! admitted videos only queue), and this process is the client. It measures GET /api/status
-//! (64 connections), POST /api/generate admissions, and the server's resident memory.
+//! (64 connections), POST /api/generate admissions, and the server's resident memory; then both
+//! again with client keys on, as a deployment for many clients runs.
 
 use std::time::Duration;
 
 use anyhow::Context;
 use serde_json::json;
+use slate_activities::keys::{key_create, NewKey};
 use slate_integration_tests::{database::TestDatabase, process::SlateServer};
 use tokio::time::Instant;
 
@@ -22,13 +24,17 @@ pub async fn measure(report: &mut Report, status_seconds: u64) -> anyhow::Result
     let server = SlateServer::start(
         &db.url,
         media.path(),
-        &[("SLATE_WORKERS", "0"), ("SLATE_MAX_QUEUED", "1000000")],
+        &[
+            ("SLATE_WORKERS", "0"),
+            ("SLATE_MAX_QUEUED", "1000000"),
+            ("SLATE_MAX_ACTIVE_VIDEOS", "1000000"),
+        ],
     )
     .await;
     let (pid, base) = (server.pid, server.base.clone());
     let idle = memory(pid, "VmRSS")?;
 
-    let (admitted, seconds) = admissions(&base, Duration::from_secs(10)).await?;
+    let (admitted, seconds) = admissions(&base, None, Duration::from_secs(10)).await?;
     report.line(format!(
         "admissions: {:.0} videos/s (POST /api/generate, {ADMITTERS} connections, {admitted} in \
          {seconds:.1} s; each one a video row, a run and its first task in one transaction)",
@@ -38,7 +44,7 @@ pub async fn measure(report: &mut Report, status_seconds: u64) -> anyhow::Result
     let id: String = sqlx::query_scalar("SELECT id::text FROM videos LIMIT 1")
         .fetch_one(&db.pool)
         .await?;
-    let (mut latencies, seconds) = status_load(&base, &id, status_seconds).await?;
+    let (mut latencies, seconds) = status_load(&base, &id, None, status_seconds).await?;
     latencies.sort_by(f64::total_cmp);
     report.line(format!(
         "GET /api/status: {:.0} requests/s, p50 {:.2} ms, p99 {:.2} ms ({CONNECTIONS} \
@@ -57,17 +63,85 @@ pub async fn measure(report: &mut Report, status_seconds: u64) -> anyhow::Result
 
     server.stop().await;
     db.drop().await;
+    with_keys(report, status_seconds).await
+}
+
+/// Admissions and status requests of one client key (whose monthly budget is checked), on a
+/// server with keys on.
+async fn with_keys(report: &mut Report, status_seconds: u64) -> anyhow::Result<()> {
+    let db = TestDatabase::new().await;
+    let media = tempfile::tempdir()?;
+    let new = NewKey {
+        name: "bench".into(),
+        monthly_budget_usd: Some(1e9),
+        max_active_videos: Some(1_000_000),
+        expires_at: None,
+    };
+    let (_, secret) = key_create(&db.pool, &new).await?;
+    let server = SlateServer::start(
+        &db.url,
+        media.path(),
+        &[
+            ("SLATE_WORKERS", "0"),
+            ("SLATE_MAX_QUEUED", "1000000"),
+            ("SLATE_AUTH", "keys"),
+        ],
+    )
+    .await;
+    let key = Some(secret.expose());
+    let (admitted, seconds) = admissions(&server.base, key, Duration::from_secs(10)).await?;
+    report.line(format!(
+        "admissions with keys on: {:.0} videos/s ({ADMITTERS} connections of one key with a \
+         monthly budget, {admitted} in {seconds:.1} s; each one also authenticates the key, locks \
+         its row, counts its videos in the making and its month's spending, and takes the queue's \
+         lock)",
+        admitted as f64 / seconds
+    ));
+    let id: String = sqlx::query_scalar("SELECT id::text FROM videos LIMIT 1")
+        .fetch_one(&db.pool)
+        .await?;
+    let (mut latencies, seconds) = status_load(&server.base, &id, key, status_seconds).await?;
+    latencies.sort_by(f64::total_cmp);
+    report.line(format!(
+        "GET /api/status with keys on: {:.0} requests/s, p50 {:.2} ms, p99 {:.2} ms (as above, \
+         each request also authenticating its key)",
+        latencies.len() as f64 / seconds,
+        percentile(&latencies, 0.50),
+        percentile(&latencies, 0.99),
+    ));
+    server.stop().await;
+    db.drop().await;
     Ok(())
 }
 
-/// Admits videos over `length` from [`ADMITTERS`] connections; returns how many, and the seconds.
-async fn admissions(base: &str, length: Duration) -> anyhow::Result<(usize, f64)> {
+/// A client that sends `key`, if any, as its bearer.
+fn client(key: Option<&str>) -> anyhow::Result<reqwest::Client> {
+    let mut headers = reqwest::header::HeaderMap::new();
+    if let Some(key) = key {
+        headers.insert(
+            reqwest::header::AUTHORIZATION,
+            format!("Bearer {key}").parse()?,
+        );
+    }
+    Ok(reqwest::Client::builder()
+        .default_headers(headers)
+        .build()?)
+}
+
+/// Admits videos over `length` from [`ADMITTERS`] connections (sending `key`); returns how many,
+/// and the seconds.
+async fn admissions(
+    base: &str,
+    key: Option<&str>,
+    length: Duration,
+) -> anyhow::Result<(usize, f64)> {
     let began = Instant::now();
     let tasks: Vec<_> = (0..ADMITTERS)
         .map(|n| {
             let url = format!("{base}/api/generate");
+            let http = client(key);
             tokio::spawn(async move {
-                let http = reqwest::Client::new();
+                let http = http?;
                 let mut count = 0usize;
                 while began.elapsed() < length {
                     let body = json!({"prompt": format!("15s sneakers, take {n}.{count}")});
@@ -86,16 +160,22 @@ async fn admissions(base: &str, length: Duration) -> anyhow::Result<(usize, f64)
     Ok((admitted, began.elapsed().as_secs_f64()))
 }
 
-/// GETs the video's status from [`CONNECTIONS`] connections for `seconds`; returns each
-/// request's latency in ms, and the seconds.
-async fn status_load(base: &str, id: &str, seconds: u64) -> anyhow::Result<(Vec<f64>, f64)> {
+/// GETs the video's status from [`CONNECTIONS`] connections (sending `key`) for `seconds`;
+/// returns each request's latency in ms, and the seconds.
+async fn status_load(
+    base: &str,
+    id: &str,
+    key: Option<&str>,
+    seconds: u64,
+) -> anyhow::Result<(Vec<f64>, f64)> {
     let length = Duration::from_secs(seconds);
     let began = Instant::now();
     let tasks: Vec<_> = (0..CONNECTIONS)
         .map(|_| {
             let url = format!("{base}/api/status/{id}");
+            let http = client(key);
             tokio::spawn(async move {
-                let http = reqwest::Client::new();
+                let http = http?;
                 let mut latencies = Vec::new();
                 while began.elapsed() < length {
                     let sent = Instant::now();

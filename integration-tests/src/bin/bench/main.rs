@@ -65,6 +65,9 @@ struct Args {
     /// Also write the report to this Markdown file.
     #[arg(long)]
     write: Option<std::path::PathBuf>,
+    /// Measure only the HTTP facade (a partial report, which is not written).
+    #[arg(long, conflicts_with = "write")]
+    api_only: bool,
 }
 
 #[tokio::main]
@@ -74,8 +77,11 @@ async fn main() -> anyhow::Result<()> {
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .with_writer(std::io::stderr)
         .init();
-    let db = TestDatabase::with_pool_size(32).await;
     let mut report = Report::default();
+    if args.api_only {
+        return api::measure(&mut report, args.status_seconds).await;
+    }
+    let db = TestDatabase::with_pool_size(32).await;
 
     let counts = [args.runs, args.lone_runs, args.warm_up];
     let rust = peers::dbos_rust();
