@@ -17,15 +17,16 @@ const ADMISSION_LOCK: i64 = 0x5_1a7e_ad3f;
 const CENT_FRACTION: f64 = 1e-9;
 
 /// What a key has committed in a month: what finished videos spent, and for the others the more
-/// of what they spent and what they reserve. $1 is the key, $2 an instant of the month, $3 a
-/// video left out (or NULL).
+/// of what they spent and what they reserve. $1 is the key, $2 an instant of the month (NULL:
+/// the database's now), $3 a video left out (or NULL).
 const COMMITTED: &str =
     "SELECT coalesce(sum(CASE WHEN status IN ('complete', 'failed', 'cancelled')
                                    THEN spent_usd ELSE greatest(spent_usd, reserved_usd) END), 0)
     FROM videos
     WHERE owner = $1 AND id IS DISTINCT FROM $3
-      AND created_at >= date_trunc('month', $2::timestamptz, 'UTC')
-      AND created_at < date_trunc('month', $2::timestamptz, 'UTC') + interval '1 month'";
+      AND created_at >= date_trunc('month', coalesce($2::timestamptz, now()), 'UTC')
+      AND created_at < date_trunc('month', coalesce($2::timestamptz, now()), 'UTC')
+                       + interval '1 month'";
 
 /// Why an admission is refused.
 #[derive(Debug, Clone, PartialEq)]
@@ -81,7 +82,7 @@ pub async fn video_admit(
         }
     }
     if let Some(budget) = monthly_budget {
-        let committed = committed(conn, owner, None).await?;
+        let committed = committed(conn, owner).await?;
         if committed + admission.reserve_usd > budget + CENT_FRACTION {
             return Ok(Err(Refusal::MonthlyBudget { budget, committed }));
         }
@@ -109,16 +110,12 @@ async fn video_active_count(conn: &mut PgConnection, owner: Uuid, limit: i64) ->
     .await
 }
 
-/// What `owner` has committed this month, leaving out `except`.
-async fn committed(
-    conn: &mut PgConnection,
-    owner: Uuid,
-    except: Option<Uuid>,
-) -> sqlx::Result<f64> {
+/// What `owner` has committed this month.
+async fn committed(conn: &mut PgConnection, owner: Uuid) -> sqlx::Result<f64> {
     sqlx::query_scalar(COMMITTED)
         .bind(owner)
-        .bind(chrono::Utc::now())
-        .bind(except)
+        .bind(None::<chrono::DateTime<chrono::Utc>>)
+        .bind(None::<Uuid>)
         .fetch_one(conn)
         .await
 }
@@ -141,13 +138,16 @@ pub async fn video_reserve(
     cost: f64,
 ) -> sqlx::Result<Result<(), OverBudget>> {
     let mut tx = pool.begin().await?;
-    let (owner, reserved, spent, created_at): (Uuid, f64, f64, chrono::DateTime<chrono::Utc>) =
-        sqlx::query_as(
-            "SELECT owner, reserved_usd, spent_usd, created_at FROM videos WHERE id = $1",
-        )
-        .bind(id)
-        .fetch_one(&mut *tx)
-        .await?;
+    let row: Option<(Uuid, f64, f64, chrono::DateTime<chrono::Utc>)> = sqlx::query_as(
+        "SELECT owner, reserved_usd, spent_usd, created_at FROM videos WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    // A run without a video row (started outside the API) has no key to charge.
+    let Some((owner, reserved, spent, created_at)) = row else {
+        return Ok(Ok(()));
+    };
     let needed = spent + cost;
     if needed <= reserved + CENT_FRACTION {
         return Ok(Ok(()));
