@@ -1,14 +1,13 @@
 //! What a key is: its row, its secrets as operators see them, and the changes operators make.
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
 use uuid::Uuid;
 
 /// The built-in key that owns the videos made while keys are off.
 pub const LOCAL_KEY: Uuid = Uuid::nil();
 
 /// A key: who owns videos, and their limits.
-#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct ApiKey {
     pub id: Uuid,
     pub name: String,
@@ -24,7 +23,7 @@ pub struct ApiKey {
 }
 
 /// A secret of a key, as operators see it: never the secret itself.
-#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SecretInfo {
     /// The characters after `slate_` up to the next `_`: how to tell which secret leaked.
     pub lookup: String,
@@ -34,9 +33,8 @@ pub struct SecretInfo {
 }
 
 /// A key and its secrets, newest first.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct KeyListing {
-    #[serde(flatten)]
     pub key: ApiKey,
     pub secrets: Vec<SecretInfo>,
 }

@@ -9,5 +9,6 @@ mod table;
 pub use key::{ApiKey, KeyChange, KeyError, KeyListing, NewKey, SecretInfo, LOCAL_KEY};
 pub use secret::Secret;
 pub use table::{
-    key_authenticate, key_create, key_find, key_list, key_revoke, key_rotate, key_update,
+    key_authenticate, key_create, key_find, key_list, key_listing, key_revoke, key_rotate,
+    key_update,
 };

@@ -77,6 +77,16 @@ pub async fn key_find(pool: &PgPool, id: Uuid) -> sqlx::Result<Option<ApiKey>> {
 
 /// Every key with its secrets, oldest key first.
 pub async fn key_list(pool: &PgPool) -> sqlx::Result<Vec<KeyListing>> {
+    listings(pool, None).await
+}
+
+/// One key with its secrets.
+pub async fn key_listing(pool: &PgPool, id: Uuid) -> sqlx::Result<Option<KeyListing>> {
+    Ok(listings(pool, Some(id)).await?.pop())
+}
+
+/// The keys (only `only`, when given) with their secrets, oldest key first.
+async fn listings(pool: &PgPool, only: Option<Uuid>) -> sqlx::Result<Vec<KeyListing>> {
     #[derive(sqlx::FromRow)]
     struct Row {
         #[sqlx(flatten)]
@@ -89,8 +99,9 @@ pub async fn key_list(pool: &PgPool) -> sqlx::Result<Vec<KeyListing>> {
                                                'expires_at', s.expires_at)
                              ORDER BY s.created_at DESC)
              FROM api_key_secrets s WHERE s.key_id = k.id), '[]') AS secrets
-         FROM api_keys k ORDER BY k.created_at, k.id"
+         FROM api_keys k WHERE $1::uuid IS NULL OR k.id = $1 ORDER BY k.created_at, k.id"
     ))
+    .bind(only)
     .fetch_all(pool)
     .await?;
     Ok(rows

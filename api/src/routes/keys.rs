@@ -6,8 +6,8 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use slate_activities::keys::{
-    key_create, key_list, key_revoke, key_rotate, key_update, ApiKey, KeyChange, KeyError,
-    KeyListing, NewKey, SecretInfo,
+    key_create, key_list, key_listing, key_revoke, key_rotate, key_update, ApiKey, KeyChange,
+    KeyError, KeyListing, NewKey, SecretInfo,
 };
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -170,8 +170,8 @@ pub async fn update(
 ) -> Result<HttpResponse, ApiError> {
     let id = key_id(&path)?;
     let change = key_change(object(&body)?)?;
-    let key = key_update(&state.pool, id, &change).await?;
-    Ok(HttpResponse::Ok().json(view(&state, key).await?))
+    key_update(&state.pool, id, &change).await?;
+    Ok(HttpResponse::Ok().json(view(&state, id).await?))
 }
 
 #[utoipa::path(post, path = "/api/admin/keys/{key_id}/revoke", tag = "operators",
@@ -186,7 +186,7 @@ pub async fn revoke(
 ) -> Result<HttpResponse, ApiError> {
     let key = key_revoke(&state.pool, key_id(&path)?).await?;
     tracing::info!(key_id = %key.id, name = %key.name, "key revoked");
-    Ok(HttpResponse::Ok().json(view(&state, key).await?))
+    Ok(HttpResponse::Ok().json(view(&state, key.id).await?))
 }
 
 #[utoipa::path(post, path = "/api/admin/keys/{key_id}/rotate", tag = "operators",
@@ -226,28 +226,20 @@ pub async fn rotate(
     };
     let (secret, old_end) =
         key_rotate(&state.pool, id, std::time::Duration::from_secs(overlap)).await?;
-    let listing = key_list(&state.pool).await?;
-    let key = listing
-        .into_iter()
-        .find(|l| l.key.id == id)
-        .ok_or_else(|| ApiError::NotFound(format!("key {id}")))?;
     tracing::info!(key_id = %id, lookup = secret.lookup(), "key rotated");
     Ok(HttpResponse::Ok().json(IssuedSecret {
-        key: key.into(),
+        key: view(&state, id).await?,
         secret: secret.expose().to_owned(),
         old_secrets_expire_at: Some(old_end),
     }))
 }
 
-/// The key with its secrets.
-async fn view(state: &AppState, key: ApiKey) -> Result<KeyView, ApiError> {
-    let secrets = key_list(&state.pool)
+/// The key `id` with its secrets.
+async fn view(state: &AppState, id: Uuid) -> Result<KeyView, ApiError> {
+    key_listing(&state.pool, id)
         .await?
-        .into_iter()
-        .find(|l| l.key.id == key.id)
-        .map(|l| l.secrets)
-        .unwrap_or_default();
-    Ok(KeyView::new(key, secrets))
+        .map(KeyView::from)
+        .ok_or_else(|| ApiError::NotFound(format!("key {id}")))
 }
 
 fn key_id(raw: &str) -> Result<Uuid, ApiError> {
