@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Checks the engine's protocol models (engine/model) exhaustively with spin; see its README:
-# locks.pml once, leases.pml once for each combination of two faults; then each known bug, put
-# back, must be found. Each model is built into pan in a temporary folder; a search that finds
-# an error keeps the folder and says where the trail is. Exits non-zero on any error, on a
+# locks.pml and signals.pml once, leases.pml once for each combination of two faults; then each
+# known bug, put back, must be found. Each model is built into pan in a temporary folder; a
+# search that finds an error keeps the folder and says where the trail is. Exits non-zero on any error, on a
 # search cut short by its depth bound or by memory, and on a known bug that is not found.
 set -euo pipefail
 
@@ -19,6 +19,7 @@ bugs=(
   "leases BUG_MEMO_UNLOCKED CANCELS"
   "locks BUG_CANCEL_RUN_FIRST -"
   "locks BUG_RELEASE_UNORDERED -"
+  "signals BUG_PARK_SNAPSHOT -"
 )
 
 # build MODEL [BUG]: spin and gcc make pan in a folder of its own; prints the folder.
@@ -70,9 +71,9 @@ budgets() {
 check() {
   local model=$1 dir errors
   dir=$(build "$model")
-  if [ "$model" = locks ]; then
-    errors=$(search "$dir" locks)
-    [ "$errors" = 0 ] || { log "locks.pml: errors; the trail is in $dir"; return 1; }
+  if [ "$model" != leases ]; then
+    errors=$(search "$dir" "$model")
+    [ "$errors" = 0 ] || { log "$model.pml: errors; the trail is in $dir"; return 1; }
     return 0
   fi
   local i j sets=()
@@ -101,6 +102,7 @@ find_bug() {
 
 start=$(date +%s)
 check locks
+check signals
 check leases
 for bug in "${bugs[@]}"; do
   # shellcheck disable=SC2086 # a line is words

@@ -70,7 +70,9 @@
 
 /* results, as handed off */
 #define O_KEEP 1        /* succeeded, the worker keeps the next step (keep_next) */
-#define O_QUEUE 2       /* succeeded, the next step is queued (the worker is shutting down) */
+#define O_QUEUE 2       /* succeeded, the next step is queued (the worker is shutting down,
+                         * or the step sleeps or waits: the task is unleased and due later,
+                         * which time does not tell apart here; signals.pml models the wait) */
 #define O_RETRY 3       /* retryable failure (lease_lost too) */
 #define O_PERM 4        /* permanent failure */
 #define O_INTR 5        /* interrupted: stopped for the lost lock, and did not succeed */

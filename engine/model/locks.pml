@@ -16,14 +16,16 @@
  * The rows: each run's task (tasks), its run (runs) and the hook's application row (videos).
  *
  *   claim      task::claim            tasks FOR UPDATE SKIP LOCKED (it takes only the rows it
- *                                     can lock at once); then the events' KEY SHARE on runs;
+ *                                     can lock at once); then runs: the events' KEY SHARE, or
+ *                                     NO KEY UPDATE for a waiting run whose deadline passed;
  *                                     then the hook's videos; in the order the rows came
  *   hand-off   Completer::hand_off    tasks FOR UPDATE in run-id order (the fenced CTE: only
  *              (statement::write)     the items whose lease the row matches); then runs, in
  *                                     either order: KEY SHARE (checkpoints, events, and the
  *                                     result_dropped events of items whose fence failed), NO
- *                                     KEY UPDATE (a run it completes or fails); then the hook's
- *                                     videos of the items that passed, in the same order
+ *                                     KEY UPDATE (a run it completes, fails or parks, and the
+ *                                     resume of a parked run); then the hook's videos of the
+ *                                     items that passed, in the same order
  *   memo       StepContext::memo      tasks FOR SHARE; then KEY SHARE on runs (memos' key)
  *   release    liveness::release      tasks FOR UPDATE in run-id order; then KEY SHARE on
  *                                     runs (events)
@@ -34,6 +36,9 @@
  *                                     in between
  *   replay     run::replay            runs NO KEY UPDATE; then videos (its new task row is no
  *                                     one else's until it commits)
+ *   signal     signal::send           tasks FOR UPDATE (if it has one); then KEY SHARE on runs
+ *                                     (the signal's and the event's keys); then NO KEY UPDATE
+ *                                     of the run if it resumes it
  *
  * A row that a locking read finds changed is re-checked when its lock is granted, and a
  * locking read keeps the lock of a row that fails the re-check; a deleted row is skipped.
@@ -139,11 +144,19 @@ inline claim(c) {
         fi
     }
     if
-    :: (rows >> first) & 1 -> LOCK(c, R(first), KS)
+    :: (rows >> first) & 1 ->
+        if
+        :: LOCK(c, R(first), KS)
+        :: LOCK(c, R(first), NKU)      /* it was waiting: its deadline passed */
+        fi
     :: else
     fi;
     if
-    :: (rows >> (1 - first)) & 1 -> LOCK(c, R(1 - first), KS)
+    :: (rows >> (1 - first)) & 1 ->
+        if
+        :: LOCK(c, R(1 - first), KS)
+        :: LOCK(c, R(1 - first), NKU)
+        fi
     :: else
     fi;
     if
@@ -331,6 +344,27 @@ inline replay(c) {
     fi
 }
 
+/* signal::send: FOR UPDATE of the run's task (if it has one), then the signal's and its event's
+ * KEY SHARE on the run; then, if the run waited for it, NO KEY UPDATE of the run */
+inline signal(c) {
+    atomic {
+        if
+        :: r = 0
+        :: r = 1
+        fi;
+        if
+        :: rows = 1 << r
+        :: rows = 0                     /* a finished run: refused */
+        fi
+    }
+    TASK_LOCK(c, r, FU);
+    LOCK(c, R(r), KS);
+    if
+    :: pass -> LOCK(c, R(r), NKU)      /* it resumes the run */
+    :: skip
+    fi
+}
+
 /* the commit (or rollback) frees the locks */
 #define commit(c)       d_step { free_locks(c); rows = 0; stale = 0; pass = 0; ends = 0; \
                                  first = 0; r = 0 }
@@ -352,6 +386,7 @@ end:
     :: !quiet -> printf("conn %d: rescue\n", c); rescue(c); commit(c)
     :: !quiet -> printf("conn %d: cancel\n", c); cancel(c); commit(c)
     :: !quiet -> printf("conn %d: replay\n", c); replay(c); commit(c)
+    :: !quiet -> printf("conn %d: signal\n", c); signal(c); commit(c)
     od
 }
 

@@ -1,12 +1,14 @@
 //! What a running step sees of the engine: its run, its attempt, cancellation, cost, the outputs
-//! of earlier steps, and memos, which checkpoint parts of a step so that a re-run of the step
-//! skips the parts already done.
+//! of earlier steps, memos, which checkpoint parts of a step so that a re-run of the step skips
+//! the parts already done, and how the run goes on after the step: at once, at a time, or when a
+//! signal comes (whose payload the next step reads).
 
 use std::{
     future::Future,
     sync::{Arc, Mutex},
 };
 
+use chrono::{DateTime, Utc};
 use serde::{de::DeserializeOwned, Serialize};
 use serde_json::Value;
 use sqlx::{types::Json, PgPool};
@@ -16,6 +18,7 @@ use uuid::Uuid;
 use crate::{
     ids::RunId,
     pause::{PausePoint, PausePoints},
+    signal::{OnDeadline, Then, Wait},
     step_error::StepError,
 };
 
@@ -33,6 +36,10 @@ struct Inner {
     pauses: PausePoints,
     /// The cost the step reported, in USD; recorded with its checkpoint.
     cost: Mutex<f64>,
+    /// How the run goes on after this step, when not at once.
+    then: Mutex<Option<Then>>,
+    /// The wait before this step, when its deadline passed without the signal.
+    expired: Option<Wait>,
 }
 
 /// What identifies an attempt: every write it makes is fenced on all of it.
@@ -52,6 +59,7 @@ impl StepContext {
         step: &'static str,
         cancel: CancellationToken,
         pauses: PausePoints,
+        expired: Option<Wait>,
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
@@ -61,6 +69,8 @@ impl StepContext {
                 cancel,
                 pauses,
                 cost: Mutex::new(0.0),
+                then: Mutex::new(None),
+                expired,
             }),
         }
     }
@@ -95,6 +105,49 @@ impl StepContext {
 
     pub(crate) fn cost(&self) -> f64 {
         *self.inner.cost.lock().expect("cost lock")
+    }
+
+    /// Ends this step by putting the run's next step off until `at`: a durable sleep. The step's
+    /// output is checkpointed as usual; then no process holds the run until `at`, and any worker
+    /// takes its next step from then on, across restarts. The last step cannot sleep.
+    pub fn continue_at(&self, at: DateTime<Utc>) {
+        *self.inner.then.lock().expect("then lock") = Some(Then::ContinueAt(at));
+    }
+
+    /// Ends this step by parking the run until the signal `wait` names (one its workflow
+    /// declares): the run is `waiting`, holds no lease and no worker slot, and its next step runs
+    /// on any worker once the signal is sent, or when the wait's deadline passes (see
+    /// [`Wait`]). A signal sent before the wait is kept for it. The last step cannot wait.
+    pub fn wait_for(&self, wait: Wait) {
+        *self.inner.then.lock().expect("then lock") = Some(Then::Wait(wait));
+    }
+
+    pub(crate) fn then(&self) -> Option<Then> {
+        self.inner.then.lock().expect("then lock").clone()
+    }
+
+    /// The payload of signal `name` that the run resumed with before this step: the signal's,
+    /// or the wait's default if its deadline passed. `None` if this step did not follow a wait
+    /// for `name`. Replays of this step read the same payload.
+    pub async fn signal<T: DeserializeOwned>(&self, name: &str) -> Result<Option<T>, StepError> {
+        if let Some(wait) = self.inner.expired.as_ref().filter(|w| w.signal == name) {
+            return match &wait.on_deadline {
+                OnDeadline::Continue { payload } => decode(payload.clone()).map(Some),
+                OnDeadline::Fail { .. } => Ok(None),
+            };
+        }
+        let payload: Option<Value> = sqlx::query_scalar(
+            "SELECT payload FROM signals
+             WHERE run_id = $1 AND step_index = $2 AND name = $3 AND consumed_at IS NOT NULL
+             ORDER BY generation DESC, id DESC LIMIT 1",
+        )
+        .bind(self.inner.lease.run_id)
+        .bind(self.inner.lease.step_index)
+        .bind(name)
+        .fetch_optional(&self.inner.pool)
+        .await
+        .map_err(database_error)?;
+        payload.map(decode).transpose()
     }
 
     /// The output of an earlier step of this run, or `None` if it has no live checkpoint.

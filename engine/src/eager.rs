@@ -98,6 +98,7 @@ impl Reservation {
             input,
             leased_at,
             interrupted: 0,
+            expired: None,
         }
     }
 

@@ -5,7 +5,7 @@ use std::{sync::Arc, time::Duration};
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sqlx::{postgres::PgListener, PgPool};
+use sqlx::{postgres::PgListener, PgConnection, PgPool};
 
 use crate::{
     channels::RUNS_CHANNEL,
@@ -18,6 +18,7 @@ use crate::{
     registry::Registry,
     run::{self, Checkpoint, RunSummary},
     scheduler::{Scheduler, SchedulerConfig},
+    signal::{self, Signalled},
     start::{NewRun, StartOptions, Started, Starter},
     stats::{self, Stats},
     workflow::Workflow,
@@ -112,6 +113,50 @@ impl Engine {
             |n, v| self.registry.get(n, v),
             run_id,
             from_step,
+        )
+        .await
+    }
+
+    /// Sends signal `name` with `payload` to a running or waiting run, and returns once it is
+    /// committed (see [`Engine::signal_using`] to send it in your own transaction). A run waiting
+    /// for it resumes at once, on any worker; otherwise it is kept for the run's next wait for
+    /// it. A second signal with the same idempotency key is not delivered again. Refused when the
+    /// run's workflow does not declare `name`, when the run has finished, and when the payload
+    /// is larger than [`crate::MAX_SIGNAL_BYTES`].
+    pub async fn signal<T: Serialize>(
+        &self,
+        run_id: RunId,
+        name: &str,
+        payload: &T,
+        idempotency_key: Option<&str>,
+    ) -> Result<Signalled> {
+        let mut tx = self.pool.begin().await?;
+        let sent = self
+            .signal_using(&mut tx, run_id, name, payload, idempotency_key)
+            .await?;
+        tx.commit().await?;
+        Ok(sent)
+    }
+
+    /// [`Engine::signal`] inside the caller's transaction, so that the signal and the caller's
+    /// own writes commit together. It locks the run's task until that commit: keep the
+    /// transaction short.
+    pub async fn signal_using<T: Serialize>(
+        &self,
+        conn: &mut PgConnection,
+        run_id: RunId,
+        name: &str,
+        payload: &T,
+        idempotency_key: Option<&str>,
+    ) -> Result<Signalled> {
+        let payload = serde_json::to_value(payload)?;
+        signal::send(
+            conn,
+            &self.registry,
+            run_id,
+            name,
+            &payload,
+            idempotency_key,
         )
         .await
     }

@@ -18,6 +18,10 @@ pub enum Error {
     RunNotFound(RunId),
     #[error("workflow {name} v{version} is not registered with this engine")]
     UnknownWorkflow { name: String, version: i32 },
+    #[error("workflow {workflow} declares no signal named {signal:?}")]
+    UndeclaredSignal { workflow: String, signal: String },
+    #[error("the signal's payload is {size} bytes; the most a signal carries is {limit}")]
+    SignalTooLarge { size: usize, limit: usize },
     #[error("workflow {workflow} has no step named {step:?}")]
     UnknownStep { workflow: String, step: String },
     #[error("run {run} is {state}; {action} needs a run that is {expected}")]

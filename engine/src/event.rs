@@ -29,6 +29,14 @@ pub enum EventKind {
     Cancelled,
     RunCompleted,
     RunFailed,
+    /// A step put its run's next step off until a time.
+    Sleeping,
+    /// A step parked its run until a signal.
+    Waiting,
+    /// A signal was sent to the run (and kept, or consumed at once).
+    SignalReceived,
+    /// A waiting run's next step fell due: its signal came, or its deadline passed.
+    Resumed,
 }
 
 impl EventKind {
@@ -46,6 +54,10 @@ impl EventKind {
             Self::Cancelled => "cancelled",
             Self::RunCompleted => "run_completed",
             Self::RunFailed => "run_failed",
+            Self::Sleeping => "sleeping",
+            Self::Waiting => "waiting",
+            Self::SignalReceived => "signal_received",
+            Self::Resumed => "resumed",
         }
     }
 }

@@ -56,6 +56,17 @@ pub enum TransitionKind<'a> {
         error: &'a StepError,
         run_at: DateTime<Utc>,
     },
+    /// The run's next step, `step`, was put off until `until` (a sleep).
+    Sleeping {
+        step: &'static str,
+        until: DateTime<Utc>,
+    },
+    /// The run was parked before `step` until signal `signal` comes, or `deadline` passes.
+    Waiting {
+        step: &'static str,
+        signal: &'a str,
+        deadline: Option<DateTime<Utc>>,
+    },
     /// The last step was checkpointed.
     RunCompleted,
     /// The run failed for good.

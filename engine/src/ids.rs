@@ -39,6 +39,8 @@ impl fmt::Display for RunId {
 #[serde(rename_all = "snake_case")]
 pub enum RunState {
     Running,
+    /// Parked until a signal (or its wait's deadline); it holds no lease.
+    Waiting,
     Completed,
     Failed,
     Cancelled,
@@ -46,12 +48,13 @@ pub enum RunState {
 
 impl RunState {
     pub fn is_terminal(self) -> bool {
-        self != Self::Running
+        !matches!(self, Self::Running | Self::Waiting)
     }
 
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Running => "running",
+            Self::Waiting => "waiting",
             Self::Completed => "completed",
             Self::Failed => "failed",
             Self::Cancelled => "cancelled",

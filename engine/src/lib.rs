@@ -12,6 +12,9 @@
 //! - memo: a checkpoint of part of a step ([`StepContext::memo`]).
 //! - task: an outbox row "step S of run R is due at T"; at most one per run. An attempt holds its
 //!   lease, fenced on (worker, attempt number), renewed by its worker's heartbeat.
+//! - sleep and wait: a step may put its run's next step off until a time
+//!   ([`StepContext::continue_at`]) or until a signal ([`StepContext::wait_for`]), which
+//!   [`Engine::signal`] delivers; meanwhile no process holds the run.
 //! - event: an append-only history row of a run.
 //!
 //! # Processes
@@ -39,6 +42,7 @@ mod retry;
 mod run;
 mod scheduler;
 mod schema;
+mod signal;
 mod start;
 mod stats;
 mod step_error;
@@ -58,6 +62,7 @@ pub use retry::RetryPolicy;
 pub use run::{Checkpoint, RunSummary};
 pub use scheduler::{Rescue, Scheduler, SchedulerConfig};
 pub use schema::migrate;
+pub use signal::{OnDeadline, Signalled, Wait, MAX_SIGNAL_BYTES};
 pub use start::{start_using, StartOptions, Started};
 pub use stats::Stats;
 pub use step_error::StepError;

@@ -134,7 +134,7 @@ impl Scheduler {
         })
     }
 
-    /// Deletes the events, memos and superseded checkpoints of runs finished more than
+    /// Deletes the events, signals, memos and superseded checkpoints of runs finished more than
     /// `retention` ago, and the registry rows of workers gone as long. Returns how many runs
     /// were trimmed.
     pub async fn trim(&mut self, retention: Duration) -> Result<u64> {
@@ -157,6 +157,8 @@ impl Scheduler {
                      LIMIT 500
                  ), events AS (
                      DELETE FROM events WHERE run_id IN (SELECT id FROM old)
+                 ), signals AS (
+                     DELETE FROM signals WHERE run_id IN (SELECT id FROM old)
                  ), memos AS (
                      DELETE FROM memos WHERE run_id IN (SELECT id FROM old)
                  ), checkpoints AS (

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use sqlx::{Connection, PgConnection};
+use sqlx::{types::Json, Connection, PgConnection};
 use uuid::Uuid;
 
 use crate::{
@@ -14,6 +14,7 @@ use crate::{
     hook::{Transition, TransitionKind},
     ids::RunId,
     registry::Registry,
+    signal::Wait,
     workflow::{run_hooks, StepDef, WorkflowDef},
 };
 
@@ -27,6 +28,9 @@ pub(crate) struct Attempt {
     pub leased_at: DateTime<Utc>,
     /// How many attempts of this step before this one were interrupted (see [`MAX_INTERRUPTIONS`]).
     pub interrupted: i32,
+    /// The wait before this step, when its deadline passed without the signal: the step takes
+    /// the path the wait declared.
+    pub expired: Option<Wait>,
 }
 
 /// How many interrupted attempts a step survives: a step that keeps taking its workers down
@@ -71,6 +75,7 @@ struct Claimed {
     attempt: i32,
     leased_at: DateTime<Utc>,
     interrupted: i32,
+    wait: Option<Json<Wait>>,
     input: Option<Value>,
 }
 
@@ -103,10 +108,20 @@ pub(crate) async fn claim(
              UPDATE tasks t SET lease_owner = $1, attempt = t.attempt + 1, leased_at = now()
              FROM due WHERE t.run_id = due.run_id
              RETURNING t.run_id, t.workflow, t.workflow_version, t.generation, t.step_index,
-                       t.step, t.attempt, t.leased_at, t.interrupted
+                       t.step, t.attempt, t.leased_at, t.interrupted, t.wait
+         ), expired AS (
+             UPDATE runs r SET state = 'running'
+             FROM claimed c WHERE r.id = c.run_id AND c.wait IS NOT NULL AND r.state = 'waiting'
+             RETURNING c.run_id, c.step, c.wait->>'signal' AS signal
          ), started AS (
-             INSERT INTO events (run_id, kind, step, attempt, worker_id)
-             SELECT run_id, 'step_started', step, attempt, $1 FROM claimed
+             INSERT INTO events (run_id, kind, step, attempt, worker_id, detail)
+             SELECT run_id, kind::event_kind, step, attempt, $1, detail FROM (
+                 SELECT run_id, 0 AS ord, 'resumed' AS kind, step, NULL::int AS attempt,
+                        jsonb_build_object('signal', signal, 'by', 'deadline') AS detail
+                 FROM expired
+                 UNION ALL
+                 SELECT run_id, 1, 'step_started', step, attempt, NULL FROM claimed
+             ) e ORDER BY run_id, ord
          )
          SELECT c.*, CASE WHEN c.step_index = 0 THEN r.input ELSE p.output END AS input
          FROM claimed c
@@ -137,6 +152,7 @@ pub(crate) async fn claim(
                 input: row.input.unwrap_or(Value::Null),
                 leased_at: row.leased_at,
                 interrupted: row.interrupted,
+                expired: row.wait.map(|Json(wait)| wait),
             })
         })
         .collect();
@@ -147,7 +163,7 @@ pub(crate) async fn claim(
     let next_due_in = if attempts.len() < limit {
         sqlx::query_scalar(
             "SELECT extract(epoch FROM min(run_at) - clock_timestamp())::float8 FROM tasks
-             WHERE lease_owner IS NULL
+             WHERE lease_owner IS NULL AND run_at < 'infinity'
                AND (workflow, workflow_version) IN (SELECT * FROM unnest($1::text[], $2::int[]))",
         )
         .bind(registry.names())

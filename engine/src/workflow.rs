@@ -116,6 +116,8 @@ pub(crate) struct WorkflowDef {
     pub version: i32,
     pub steps: Vec<StepDef>,
     pub hook: Option<Arc<dyn Hook>>,
+    /// The signals its steps may wait for.
+    pub signals: Vec<&'static str>,
 }
 
 impl WorkflowDef {
@@ -139,6 +141,7 @@ impl<I> Workflow<I> {
             version,
             steps: Vec::new(),
             hook: None,
+            signals: Vec::new(),
             _types: PhantomData,
         }
     }
@@ -163,6 +166,7 @@ pub struct WorkflowBuilder<I, Last> {
     version: i32,
     steps: Vec<StepDef>,
     hook: Option<Arc<dyn Hook>>,
+    signals: Vec<&'static str>,
     _types: PhantomData<fn(I) -> Last>,
 }
 
@@ -181,8 +185,18 @@ impl<I, Last> WorkflowBuilder<I, Last> {
             version: self.version,
             steps: self.steps,
             hook: self.hook,
+            signals: self.signals,
             _types: PhantomData,
         }
+    }
+
+    /// Declares a signal its steps may wait for (see [`crate::Wait`]); a durable contract, like a
+    /// step's name. A signal the workflow does not declare is refused.
+    pub fn signal(mut self, name: &'static str) -> Self {
+        if !self.signals.contains(&name) {
+            self.signals.push(name);
+        }
+        self
     }
 
     /// Runs `hook` inside every transaction that moves a run of this workflow on.
@@ -203,6 +217,7 @@ impl<I, Last> WorkflowBuilder<I, Last> {
                 version: self.version,
                 steps: self.steps,
                 hook: self.hook,
+                signals: self.signals,
             }),
             _input: PhantomData,
         }

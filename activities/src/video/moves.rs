@@ -48,7 +48,9 @@ impl<'a> RunChange<'a> {
                 code: &error.code,
             },
             TransitionKind::Cancelled => RunChange::Cancelled,
-            TransitionKind::RetryScheduled { .. } => return None,
+            TransitionKind::RetryScheduled { .. }
+            | TransitionKind::Sleeping { .. }
+            | TransitionKind::Waiting { .. } => return None,
         })
     }
 
@@ -73,7 +75,11 @@ impl<'a> RunChange<'a> {
             | EventKind::RetryScheduled
             | EventKind::ResultDropped
             | EventKind::LeaseExpired
-            | EventKind::LeaseReleased => return None,
+            | EventKind::LeaseReleased
+            | EventKind::Sleeping
+            | EventKind::Waiting
+            | EventKind::SignalReceived
+            | EventKind::Resumed => return None,
         })
     }
 }

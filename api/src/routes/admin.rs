@@ -66,7 +66,7 @@ fn run_id(raw: &str) -> Result<RunId, ApiError> {
 
 #[derive(Deserialize, IntoParams)]
 pub struct RunsQuery {
-    /// running, completed, failed or cancelled; every run when unset.
+    /// running, waiting, completed, failed or cancelled. every run when unset.
     status: Option<String>,
 }
 
@@ -75,7 +75,7 @@ pub struct RunsQuery {
 pub struct RunRow {
     pub run_id: Uuid,
     pub workflow: String,
-    /// running, completed, failed or cancelled.
+    /// running, waiting, completed, failed or cancelled.
     #[schema(value_type = String)]
     pub state: RunState,
     /// The failed step, its error code and message, and its attempts.
@@ -147,7 +147,7 @@ pub async fn runs(
         Some(raw) => Some(serde_json::from_value::<RunState>(json!(raw)).map_err(|_| {
             ApiError::invalid(
                 "status",
-                "status must be running, completed, failed or cancelled",
+                "status must be running, waiting, completed, failed or cancelled",
             )
         })?),
     };

@@ -3,16 +3,24 @@
 
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use serde_json::Value;
 use tokio::sync::oneshot;
 
-use crate::{ids::RunError, step_error::StepError, task::Attempt};
+use crate::{
+    ids::RunError,
+    signal::{Then, Wait},
+    step_error::StepError,
+    task::Attempt,
+};
 
 /// How an attempt ended.
 pub(crate) enum Outcome {
     Succeeded {
         output: Value,
         cost_usd: f64,
+        /// How the run goes on, when not at once (never after the last step).
+        then: Option<Then>,
     },
     Failed(StepError),
     /// It was stopped because its worker lost the liveness lock, and did not succeed: not a try
@@ -37,6 +45,8 @@ pub(crate) enum HandOff {
     Done,
     /// Committed; the step is due again after this delay.
     Retrying(Duration),
+    /// Committed; the run's next step is due after this delay (a sleep, or a wait's deadline).
+    Later(Duration),
     /// Not committed: the attempt no longer held its lease, or the database refused.
     Dropped,
 }
@@ -49,6 +59,10 @@ pub(super) enum Action {
     Enqueue,
     /// Checkpoint the last step and complete the run.
     Complete,
+    /// Checkpoint, and queue the next step for any worker from this time on.
+    Sleep(DateTime<Utc>),
+    /// Checkpoint, and park the run until a signal (or the wait's deadline).
+    Wait(Wait),
     /// Queue the same step again after a delay.
     Retry(Duration),
     /// Give the task back for any worker, counting the attempt as interrupted.
@@ -63,6 +77,8 @@ impl Action {
             Self::Keep => "keep",
             Self::Enqueue => "enqueue",
             Self::Complete => "complete",
+            Self::Sleep(_) => "sleep",
+            Self::Wait(_) => "wait",
             Self::Retry(_) => "retry",
             Self::Release => "release",
             Self::Fail(_) => "fail",
@@ -74,6 +90,14 @@ impl Action {
         let last = attempt.lease.step_index as usize + 1 == attempt.workflow.steps.len();
         match &finished.outcome {
             Outcome::Succeeded { .. } if last => Self::Complete,
+            Outcome::Succeeded {
+                then: Some(Then::ContinueAt(at)),
+                ..
+            } => Self::Sleep(*at),
+            Outcome::Succeeded {
+                then: Some(Then::Wait(wait)),
+                ..
+            } => Self::Wait(wait.clone()),
             Outcome::Succeeded { .. } if finished.keep_next => Self::Keep,
             Outcome::Succeeded { .. } => Self::Enqueue,
             Outcome::Interrupted => Self::Release,

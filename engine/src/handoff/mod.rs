@@ -25,7 +25,10 @@ use crate::{
     connection::{is_transient, Dedicated},
     context::Lease,
     hook::{HookError, Transition, TransitionKind},
+    ids::RunId,
     pause::{PausePoint, PausePoints},
+    signal,
+    signal::Wait,
     step_error::StepError,
     task::Attempt,
     workflow::run_hooks,
@@ -133,13 +136,13 @@ impl Completer {
         let worker_id = self.worker_id;
         let committed = async {
             let conn = self.conn.get_for(batch.len()).await?;
-            let hooked = batch
-                .iter()
-                .any(|i| i.finished.attempt.workflow.hook.is_some());
+            let hooked = batch.iter().any(|i| {
+                i.finished.attempt.workflow.hook.is_some() || matches!(i.action, Action::Wait(_))
+            });
             if !hooked {
                 return Ok(fenced(write(conn, worker_id, batch).await?));
             }
-            commit_hooked(conn, worker_id, batch).await
+            commit_in_transaction(conn, worker_id, batch).await
         }
         .await;
         if committed.as_ref().is_err_and(HandOffError::is_transient) {
@@ -149,13 +152,28 @@ impl Completer {
     }
 }
 
-async fn commit_hooked(
+/// Commits a batch that needs more than its one statement: the workflows' hooks, and the resumes
+/// of runs that park while their signal is already there. The statement holds the parked runs'
+/// tasks, so a signal sent meanwhile either committed before the resume's snapshot (and the
+/// resume takes it) or waits for this commit and then finds the run waiting.
+async fn commit_in_transaction(
     conn: &mut PgConnection,
     worker_id: Uuid,
     batch: &[Item],
 ) -> Result<Fenced, HandOffError> {
     let mut tx = conn.begin().await?;
     let fenced = fenced(write(&mut tx, worker_id, batch).await?);
+    let parked: Vec<RunId> = batch
+        .iter()
+        .enumerate()
+        .filter(|(position, item)| {
+            fenced.contains(position) && matches!(item.action, Action::Wait(_))
+        })
+        .map(|(_, item)| item.finished.attempt.lease.run_id)
+        .collect();
+    if !parked.is_empty() {
+        signal::resume(&mut tx, &parked).await?;
+    }
     let transitions = transitions(batch, &fenced);
     run_hooks(&mut tx, &transitions)
         .await
@@ -206,7 +224,9 @@ fn transitions<'a>(
         let step_index = attempt.lease.step_index as usize;
         let mut push = |kind| out.push((def, Transition { run_id, kind }));
         match &item.finished.outcome {
-            Outcome::Succeeded { output, cost_usd } => push(TransitionKind::StepCompleted {
+            Outcome::Succeeded {
+                output, cost_usd, ..
+            } => push(TransitionKind::StepCompleted {
                 step,
                 step_index,
                 output,
@@ -232,11 +252,24 @@ fn transitions<'a>(
                 attempt: 1,
             }),
             Action::Complete => push(TransitionKind::RunCompleted),
+            Action::Sleep(until) => push(TransitionKind::Sleeping {
+                step: item.next_step().expect("a next step"),
+                until: *until,
+            }),
+            Action::Wait(wait) => push(TransitionKind::Waiting {
+                step: item.next_step().expect("a next step"),
+                signal: &wait.signal,
+                deadline: wait.deadline,
+            }),
             Action::Fail(error) => push(TransitionKind::RunFailed { error }),
             Action::Enqueue | Action::Retry(_) | Action::Release => {}
         }
     }
     out
+}
+
+fn until_from_now(at: chrono::DateTime<Utc>) -> Duration {
+    (at - Utc::now()).to_std().unwrap_or_default()
 }
 
 /// Answers every attempt of a committed batch.
@@ -264,9 +297,18 @@ fn reply(batch: Vec<Item>, fenced: &Fenced) {
                         input: output,
                         leased_at: Utc::now(),
                         interrupted: 0,
+                        expired: None,
                     })
                 }
                 (Action::Retry(delay), _) => HandOff::Retrying(delay),
+                (Action::Sleep(until), _) => HandOff::Later(until_from_now(until)),
+                (
+                    Action::Wait(Wait {
+                        deadline: Some(deadline),
+                        ..
+                    }),
+                    _,
+                ) => HandOff::Later(until_from_now(deadline)),
                 _ => HandOff::Done,
             }
         };

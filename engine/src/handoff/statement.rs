@@ -1,7 +1,7 @@
 //! The hand-off's one statement: the batch as the columns of its `unnest`s, and the SQL that
 //! fences the attempts on their leases and moves every run on.
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -45,6 +45,8 @@ pub(super) async fn write(
         .bind(&columns.events.detail)
         .bind(RUNS_CHANNEL)
         .bind(TASKS_CHANNEL)
+        .bind(&columns.run_at)
+        .bind(&columns.wait)
         .fetch_all(conn)
         .await
 }
@@ -66,6 +68,9 @@ struct Columns {
     cost_usd: Vec<f64>,
     started_at: Vec<chrono::DateTime<Utc>>,
     error: Vec<Value>,
+    /// When a sleeping or waiting run's next step falls due (never, for a wait without deadline).
+    run_at: Vec<Option<DateTime<Utc>>>,
+    wait: Vec<Value>,
     events: EventBatch,
 }
 
@@ -99,7 +104,9 @@ impl Columns {
                 json!({"reason": "the attempt no longer held its lease"}),
             );
             match &item.finished.outcome {
-                Outcome::Succeeded { output, cost_usd } => {
+                Outcome::Succeeded {
+                    output, cost_usd, ..
+                } => {
                     c.output.push(output.clone());
                     c.cost_usd.push(*cost_usd);
                     c.events.push(
@@ -123,6 +130,8 @@ impl Columns {
             }
             c.delay_ms.push(0.0);
             c.error.push(Value::Null);
+            c.run_at.push(None);
+            c.wait.push(Value::Null);
             match &item.action {
                 Action::Keep => {
                     let next = item.next_step().expect("a next step");
@@ -130,6 +139,29 @@ impl Columns {
                         .push(position, EventKind::StepStarted, next, 1, Value::Null);
                 }
                 Action::Enqueue => {}
+                Action::Sleep(until) => {
+                    *c.run_at.last_mut().expect("pushed") = Some(*until);
+                    let next = item.next_step().expect("a next step");
+                    c.events.push(
+                        position,
+                        EventKind::Sleeping,
+                        next,
+                        0,
+                        json!({"until": until}),
+                    );
+                }
+                Action::Wait(wait) => {
+                    *c.run_at.last_mut().expect("pushed") = wait.deadline;
+                    *c.wait.last_mut().expect("pushed") = json!(wait);
+                    let next = item.next_step().expect("a next step");
+                    c.events.push(
+                        position,
+                        EventKind::Waiting,
+                        next,
+                        0,
+                        json!({"signal": wait.signal, "deadline": wait.deadline}),
+                    );
+                }
                 Action::Complete => {
                     c.events.push(
                         position,
@@ -203,9 +235,9 @@ const HAND_OFF: &str = "
 WITH input AS (
     SELECT * FROM unnest($2::int[], $3::uuid[], $4::int[], $5::int[], $6::int[], $7::text[],
                          $8::text[], $9::text[], $10::float8[], $11::jsonb[], $12::float8[],
-                         $13::timestamptz[], $14::jsonb[])
+                         $13::timestamptz[], $14::jsonb[], $22::timestamptz[], $23::jsonb[])
         AS i(item, run_id, generation, step_index, attempt, step, action, next_step, delay_ms,
-             output, cost_usd, started_at, error)
+             output, cost_usd, started_at, error, run_at, wait)
 ), fenced AS (
     SELECT i.* FROM input i
     JOIN tasks t ON t.run_id = i.run_id AND t.generation = i.generation
@@ -216,15 +248,22 @@ WITH input AS (
     INSERT INTO checkpoints (run_id, step_index, generation, step, attempt, output, cost_usd,
                              worker_id, started_at)
     SELECT run_id, step_index, generation, step, attempt, output, cost_usd, $1, started_at
-    FROM fenced WHERE action IN ('keep', 'enqueue', 'complete')
+    FROM fenced WHERE action IN ('keep', 'enqueue', 'complete', 'sleep', 'wait')
 ), advanced AS (
     UPDATE tasks t
-    SET step_index = f.step_index + 1, step = f.next_step, run_at = now(),
+    SET step_index = f.step_index + 1, step = f.next_step,
+        run_at = CASE f.action WHEN 'sleep' THEN f.run_at
+                               WHEN 'wait' THEN COALESCE(f.run_at, 'infinity')
+                               ELSE now() END,
+        wait = CASE f.action WHEN 'wait' THEN f.wait END,
         attempt = CASE f.action WHEN 'keep' THEN 1 ELSE 0 END,
         interrupted = 0,
         lease_owner = CASE f.action WHEN 'keep' THEN $1 END,
         leased_at = CASE f.action WHEN 'keep' THEN now() END
-    FROM fenced f WHERE t.run_id = f.run_id AND f.action IN ('keep', 'enqueue')
+    FROM fenced f WHERE t.run_id = f.run_id AND f.action IN ('keep', 'enqueue', 'sleep', 'wait')
+), parked AS (
+    UPDATE runs r SET state = 'waiting'
+    FROM fenced f WHERE r.id = f.run_id AND f.action = 'wait'
 ), retried AS (
     UPDATE tasks t
     SET lease_owner = NULL, leased_at = NULL, run_at = now() + f.delay_ms * interval '1 ms'
@@ -244,7 +283,8 @@ WITH input AS (
     FROM fenced f WHERE r.id = f.run_id AND f.action IN ('complete', 'fail')
 ), logged AS (
     INSERT INTO events (run_id, kind, step, attempt, worker_id, detail)
-    SELECT i.run_id, e.kind::event_kind, e.step, e.attempt, $1, NULLIF(e.detail, 'null'::jsonb)
+    SELECT i.run_id, e.kind::event_kind, e.step, NULLIF(e.attempt, 0), $1,
+           NULLIF(e.detail, 'null'::jsonb)
     FROM unnest($15::int[], $16::text[], $17::text[], $18::int[], $19::jsonb[])
         AS e(item, kind, step, attempt, detail)
     JOIN input i ON i.item = e.item
@@ -255,6 +295,7 @@ WHERE CASE f.action
     WHEN 'complete' THEN pg_notify($20, f.run_id::text) IS NOT NULL
     WHEN 'fail' THEN pg_notify($20, f.run_id::text) IS NOT NULL
     WHEN 'enqueue' THEN pg_notify($21, '') IS NOT NULL
+    WHEN 'sleep' THEN pg_notify($21, '') IS NOT NULL
     WHEN 'release' THEN pg_notify($21, '') IS NOT NULL
     ELSE true
 END";

@@ -24,8 +24,10 @@ use crate::{
     context::{Lease, StepContext},
     handoff::{Finished, HandOff, Outcome},
     pause::PausePoint,
+    signal::{OnDeadline, Then, Wait},
     step_error::StepError,
     task::{Attempt, MAX_INTERRUPTIONS},
+    workflow::{StepDef, WorkflowDef},
 };
 
 impl Shared {
@@ -70,6 +72,7 @@ impl Shared {
                     self.engine.metrics.retry_scheduled(workflow, step);
                     return self.wake_after(delay);
                 }
+                Ok(HandOff::Later(delay)) => return self.wake_after(delay),
                 Ok(HandOff::Done | HandOff::Dropped) | Err(_) => return,
             }
         }
@@ -90,6 +93,17 @@ impl Shared {
         if attempt.interrupted > MAX_INTERRUPTIONS {
             return Outcome::Failed(StepError::interrupted_too_often(attempt.interrupted));
         }
+        if let Some(Wait {
+            signal,
+            on_deadline: OnDeadline::Fail { code },
+            ..
+        }) = &attempt.expired
+        {
+            return Outcome::Failed(StepError::permanent(
+                code.clone(),
+                format!("the wait for signal {signal:?} passed its deadline"),
+            ));
+        }
         let span = tracing::info_span!("step", run.id = %lease.run_id, step = step.name, attempt = lease.attempt);
         let ctx = StepContext::new(
             self.steps.clone(),
@@ -97,6 +111,7 @@ impl Shared {
             step.name,
             stop.clone(),
             self.engine.pauses.clone(),
+            attempt.expired.clone(),
         );
         let input = std::mem::take(&mut attempt.input);
         let work = AssertUnwindSafe((step.run)(ctx.clone(), input)).catch_unwind();
@@ -122,9 +137,13 @@ impl Shared {
         .instrument(span)
         .await;
         match result {
-            Ok(output) => Outcome::Succeeded {
-                output,
-                cost_usd: ctx.cost(),
+            Ok(output) => match then_allowed(&attempt.workflow, &step, ctx.then()) {
+                Ok(then) => Outcome::Succeeded {
+                    output,
+                    cost_usd: ctx.cost(),
+                    then,
+                },
+                Err(error) => Outcome::Failed(error),
             },
             Err(error) if stopper.cause() == Some(StopCause::LivenessLost) => {
                 tracing::warn!(run.id = %lease.run_id, step = step.name, attempt = lease.attempt, %error, "step interrupted: its worker lost the liveness lock");
@@ -137,7 +156,8 @@ impl Shared {
         }
     }
 
-    /// Wakes the claim loop after `delay` (a retry of this worker falls due then).
+    /// Wakes the claim loop after `delay` (a retry, a sleep or a wait's deadline of this worker's
+    /// falls due then).
     fn wake_after(self: &Arc<Self>, delay: Duration) {
         let shared = Arc::downgrade(self);
         tokio::spawn(async move {
@@ -205,6 +225,38 @@ impl Shared {
             tracing::error!(?lease, "two attempts of one lease ran on one worker");
         }
     }
+}
+
+/// `then`, if the step may end that way: a step must have a step after it to put off, and may
+/// wait only for a signal its workflow declares.
+fn then_allowed(
+    workflow: &WorkflowDef,
+    step: &StepDef,
+    then: Option<Then>,
+) -> Result<Option<Then>, StepError> {
+    let Some(then) = then else { return Ok(None) };
+    if workflow
+        .steps
+        .last()
+        .is_some_and(|last| last.name == step.name)
+    {
+        return Err(StepError::permanent(
+            "nothing_to_resume",
+            format!("{} is the last step: it cannot sleep or wait", step.name),
+        ));
+    }
+    if let Then::Wait(wait) = &then {
+        if !workflow.signals.contains(&wait.signal.as_str()) {
+            return Err(StepError::permanent(
+                "undeclared_signal",
+                format!(
+                    "workflow {} declares no signal named {:?}",
+                    workflow.name, wait.signal
+                ),
+            ));
+        }
+    }
+    Ok(Some(then))
 }
 
 fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {

@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use slate_engine::{
-    Engine, Event, EventKind, RunId, RunSummary, SchedulerConfig, StartOptions, WorkerConfig,
-    Workflow,
+    Engine, EngineBuilder, Event, EventKind, RunId, RunSummary, SchedulerConfig, StartOptions,
+    WorkerConfig, Workflow,
 };
 use slate_integration_tests::{
     database::TestDatabase,
@@ -67,10 +67,22 @@ impl Harness {
     }
 
     pub async fn with_step_timeout(timeout: Duration) -> Self {
+        Self::build(timeout, |engine| engine).await
+    }
+
+    /// A harness whose engine also registers what `register` adds.
+    pub async fn with(register: impl FnOnce(EngineBuilder) -> EngineBuilder) -> Self {
+        Self::build(Duration::from_secs(30), register).await
+    }
+
+    async fn build(
+        timeout: Duration,
+        register: impl FnOnce(EngineBuilder) -> EngineBuilder,
+    ) -> Self {
         let db = TestDatabase::new().await;
         probe::create_tables(&db.pool).await.expect("probe tables");
         let probe = probe::workflow(db.pool.clone(), timeout);
-        let engine = Engine::builder(db.pool.clone()).register(&probe).build();
+        let engine = register(Engine::builder(db.pool.clone()).register(&probe)).build();
         Self { db, engine, probe }
     }
 

@@ -18,3 +18,4 @@ mod scale;
 mod schema;
 mod start;
 mod stats;
+mod waits;

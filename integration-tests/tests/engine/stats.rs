@@ -17,6 +17,7 @@ async fn stats_count_runs_by_state_the_queue_and_the_live_workers() {
         before.runs,
         [
             (RunState::Running, 1),
+            (RunState::Waiting, 0),
             (RunState::Completed, 0),
             (RunState::Failed, 0),
             (RunState::Cancelled, 0)
