@@ -40,6 +40,10 @@
  *                                     (the signal's and the event's keys); then NO KEY UPDATE
  *                                     of the run if it resumes it
  *
+ * A fork (fork::fork) locks its parent's run FOR SHARE and then only rows no one else sees
+ * before it commits, and the parent's checkpoints it shares KEY SHARE, which only a trim's
+ * delete of superseded checkpoints (no other lock held) could wait for: it waits for nothing
+ * while it holds a lock others may want, so it is left out.
  * A row that a locking read finds changed is re-checked when its lock is granted, and a
  * locking read keeps the lock of a row that fails the re-check; a deleted row is skipped.
  * Starts insert rows no one else sees before they commit, and the heartbeat's read takes no

@@ -150,14 +150,17 @@ impl StepContext {
         payload.map(decode).transpose()
     }
 
-    /// The output of an earlier step of this run, or `None` if it has no live checkpoint.
+    /// The output of an earlier step of this run, or `None` if it has no live checkpoint (a
+    /// fork's steps before its fork point have their parent's, shared).
     pub async fn checkpoint<T: DeserializeOwned>(
         &self,
         step: &str,
     ) -> Result<Option<T>, StepError> {
         let output: Option<Value> = sqlx::query_scalar(
-            "SELECT output FROM checkpoints
-             WHERE run_id = $1 AND step = $2 AND superseded_at IS NULL",
+            "SELECT COALESCE(c.output, s.output) FROM checkpoints c
+             LEFT JOIN checkpoints s ON s.run_id = c.source_run_id AND s.step_index = c.step_index
+                                    AND s.generation = c.source_generation
+             WHERE c.run_id = $1 AND c.step = $2 AND c.superseded_at IS NULL",
         )
         .bind(self.inner.lease.run_id)
         .bind(step)

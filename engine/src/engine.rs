@@ -12,6 +12,7 @@ use crate::{
     eager::LocalWorkers,
     error::{Error, Result},
     event::{self, Event},
+    fork::{self, ForkOptions},
     ids::{RunId, RunState},
     metrics::Metrics,
     pause::PausePoints,
@@ -115,6 +116,27 @@ impl Engine {
             from_step,
         )
         .await
+    }
+
+    /// Starts a new run of `run_id`'s workflow version from the step named `from_step`: the
+    /// steps before it are not run again (their checkpoints are the parent's, shared, or the
+    /// outputs `options` overrides), and the fork inherits the parent's memos of `from_step` and
+    /// later (minus those `options` drops). Refused when a step before `from_step` has no
+    /// checkpoint (of a running parent: it has not got there), and when the parent's workflow
+    /// version is not registered with this engine.
+    pub async fn fork(
+        &self,
+        run_id: RunId,
+        from_step: &str,
+        options: ForkOptions,
+    ) -> Result<Started> {
+        fork::fork(&self.pool, &self.registry, run_id, from_step, options).await
+    }
+
+    /// The tree of forks `run_id` belongs to, read from any of its runs: the root first, then
+    /// every descendant after its parent (see [`RunSummary::parent_run_id`]).
+    pub async fn tree(&self, run_id: RunId) -> Result<Vec<RunSummary>> {
+        run::tree(&self.pool, run_id).await
     }
 
     /// Sends signal `name` with `payload` to a running or waiting run, and returns once it is

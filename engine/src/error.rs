@@ -22,6 +22,14 @@ pub enum Error {
     UndeclaredSignal { workflow: String, signal: String },
     #[error("the signal's payload is {size} bytes; the most a signal carries is {limit}")]
     SignalTooLarge { size: usize, limit: usize },
+    #[error("run {run} is {state} and has no checkpoint of step {step:?}: a fork shares every step before its fork point")]
+    NotCheckpointed {
+        run: RunId,
+        state: RunState,
+        step: String,
+    },
+    #[error("invalid fork: {0}")]
+    InvalidFork(String),
     #[error("workflow {workflow} has no step named {step:?}")]
     UnknownStep { workflow: String, step: String },
     #[error("run {run} is {state}; {action} needs a run that is {expected}")]

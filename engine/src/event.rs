@@ -37,6 +37,8 @@ pub enum EventKind {
     SignalReceived,
     /// A waiting run's next step fell due: its signal came, or its deadline passed.
     Resumed,
+    /// A fork of the run was started (its id is in the detail).
+    Forked,
 }
 
 impl EventKind {
@@ -58,6 +60,7 @@ impl EventKind {
             Self::Waiting => "waiting",
             Self::SignalReceived => "signal_received",
             Self::Resumed => "resumed",
+            Self::Forked => "forked",
         }
     }
 }

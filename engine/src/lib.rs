@@ -15,6 +15,8 @@
 //! - sleep and wait: a step may put its run's next step off until a time
 //!   ([`StepContext::continue_at`]) or until a signal ([`StepContext::wait_for`]), which
 //!   [`Engine::signal`] delivers; meanwhile no process holds the run.
+//! - fork: a new run started from a step of another ([`Engine::fork`]), sharing its earlier
+//!   checkpoints by reference; runs form trees ([`Engine::tree`]).
 //! - event: an append-only history row of a run.
 //!
 //! # Processes
@@ -30,6 +32,7 @@ mod eager;
 mod engine;
 mod error;
 mod event;
+mod fork;
 mod handoff;
 mod hook;
 mod ids;
@@ -54,6 +57,7 @@ pub use context::StepContext;
 pub use engine::{Engine, EngineBuilder};
 pub use error::{Error, Result};
 pub use event::{Event, EventKind};
+pub use fork::ForkOptions;
 pub use hook::{Hook, HookError, Transition, TransitionKind};
 pub use ids::{RunError, RunId, RunState};
 pub use limiter::{take_token_using, Bucket, Taken};

@@ -25,17 +25,21 @@ pub struct RunSummary {
     pub generation: i32,
     #[sqlx(json(nullable))]
     pub error: Option<RunError>,
-    /// The sum of the costs of the live checkpoints.
+    /// The sum of the costs of the live checkpoints (a fork's shared ones cost it nothing).
     pub cost_usd: f64,
     pub created_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,
+    /// The run this one was forked from, if any.
+    pub parent_run_id: Option<RunId>,
+    /// The index of the step it was forked from.
+    pub fork_step_index: Option<i32>,
 }
 
-const SUMMARY_COLUMNS: &str =
+pub(crate) const SUMMARY_COLUMNS: &str =
     "r.id, r.workflow, r.workflow_version, r.state, r.generation, r.error,
     COALESCE((SELECT sum(c.cost_usd) FROM checkpoints c
               WHERE c.run_id = r.id AND c.superseded_at IS NULL), 0) AS cost_usd,
-    r.created_at, r.finished_at";
+    r.created_at, r.finished_at, r.parent_run_id, r.fork_step_index";
 
 pub(crate) async fn find(pool: &PgPool, run_id: RunId) -> Result<Option<RunSummary>> {
     let sql = format!("SELECT {SUMMARY_COLUMNS} FROM runs r WHERE r.id = $1");
@@ -62,6 +66,27 @@ pub(crate) async fn list(
         .await?)
 }
 
+/// The tree of forks that `run_id` belongs to: its root first, then every descendant, each
+/// after its parent. Empty if the run does not exist.
+pub(crate) async fn tree(pool: &PgPool, run_id: RunId) -> Result<Vec<RunSummary>> {
+    let sql = format!(
+        "WITH RECURSIVE up AS (
+             SELECT id, parent_run_id, 0 AS depth FROM runs WHERE id = $1
+             UNION ALL
+             SELECT r.id, r.parent_run_id, up.depth + 1 FROM runs r JOIN up ON r.id = up.parent_run_id
+         ), root AS (
+             SELECT id FROM up ORDER BY depth DESC LIMIT 1
+         ), down AS (
+             SELECT id, 0 AS depth FROM root
+             UNION ALL
+             SELECT r.id, down.depth + 1 FROM runs r JOIN down ON r.parent_run_id = down.id
+         )
+         SELECT {SUMMARY_COLUMNS} FROM down JOIN runs r ON r.id = down.id
+         ORDER BY down.depth, r.created_at, r.id"
+    );
+    Ok(sqlx::query_as(&sql).bind(run_id).fetch_all(pool).await?)
+}
+
 /// The committed output of a step, live or superseded by a replay.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Checkpoint {
@@ -75,13 +100,20 @@ pub struct Checkpoint {
     pub started_at: DateTime<Utc>,
     pub completed_at: DateTime<Utc>,
     pub superseded_at: Option<DateTime<Utc>>,
+    /// For a fork's step before its fork point: the run whose checkpoint it shares (the output
+    /// is that one's).
+    pub shared_from: Option<RunId>,
 }
 
 pub(crate) async fn checkpoints(pool: &PgPool, run_id: RunId) -> Result<Vec<Checkpoint>> {
     Ok(sqlx::query_as(
-        "SELECT step, step_index, generation, attempt, output, cost_usd, worker_id, started_at,
-                completed_at, superseded_at
-         FROM checkpoints WHERE run_id = $1 ORDER BY generation, step_index",
+        "SELECT c.step, c.step_index, c.generation, c.attempt,
+                COALESCE(c.output, s.output) AS output, c.cost_usd, c.worker_id, c.started_at,
+                c.completed_at, c.superseded_at, c.source_run_id AS shared_from
+         FROM checkpoints c
+         LEFT JOIN checkpoints s ON s.run_id = c.source_run_id AND s.step_index = c.step_index
+                                AND s.generation = c.source_generation
+         WHERE c.run_id = $1 ORDER BY c.generation, c.step_index",
     )
     .bind(run_id)
     .fetch_all(pool)

@@ -134,9 +134,9 @@ impl Scheduler {
         })
     }
 
-    /// Deletes the events, signals, memos and superseded checkpoints of runs finished more than
-    /// `retention` ago, and the registry rows of workers gone as long. Returns how many runs
-    /// were trimmed.
+    /// Deletes the events, signals, memos and superseded checkpoints (but those a fork shares) of
+    /// runs finished more than `retention` ago, and the registry rows of workers gone as long.
+    /// Returns how many runs were trimmed.
     pub async fn trim(&mut self, retention: Duration) -> Result<u64> {
         let trimmed = self.trim_on_own_connection(retention).await;
         if trimmed.is_err() {
@@ -162,8 +162,12 @@ impl Scheduler {
                  ), memos AS (
                      DELETE FROM memos WHERE run_id IN (SELECT id FROM old)
                  ), checkpoints AS (
-                     DELETE FROM checkpoints
+                     DELETE FROM checkpoints c
                      WHERE run_id IN (SELECT id FROM old) AND superseded_at IS NOT NULL
+                       AND NOT EXISTS (SELECT 1 FROM checkpoints f
+                                       WHERE f.source_run_id = c.run_id
+                                         AND f.step_index = c.step_index
+                                         AND f.source_generation = c.generation)
                  )
                  SELECT count(*) FROM old",
             )

@@ -53,7 +53,8 @@ pub(crate) async fn stats(pool: &PgPool) -> Result<Stats> {
 }
 
 /// The median length in seconds of each step of `workflow`, over its last `last` checkpoints
-/// committed within `within`; a step with none is left out.
+/// committed within `within` (those a step made, not a fork's shared or overridden ones); a
+/// step with none is left out.
 pub(crate) async fn step_medians(
     pool: &PgPool,
     workflow: &str,
@@ -65,7 +66,8 @@ pub(crate) async fn step_medians(
          FROM (SELECT c.step, extract(epoch FROM c.completed_at - c.started_at)::float8 AS seconds,
                       row_number() OVER (PARTITION BY c.step ORDER BY c.completed_at DESC) AS n
                FROM checkpoints c JOIN runs r ON r.id = c.run_id
-               WHERE r.workflow = $1 AND c.completed_at > now() - $2 * interval '1 ms') recent
+               WHERE r.workflow = $1 AND c.completed_at > now() - $2 * interval '1 ms'
+                 AND c.attempt > 0) recent
          WHERE n <= $3 GROUP BY step",
     )
     .bind(workflow)

@@ -123,11 +123,14 @@ pub(crate) async fn claim(
                  SELECT run_id, 1, 'step_started', step, attempt, NULL FROM claimed
              ) e ORDER BY run_id, ord
          )
-         SELECT c.*, CASE WHEN c.step_index = 0 THEN r.input ELSE p.output END AS input
+         SELECT c.*, CASE WHEN c.step_index = 0 THEN r.input
+                          ELSE COALESCE(p.output, s.output) END AS input
          FROM claimed c
          JOIN runs r ON r.id = c.run_id
          LEFT JOIN checkpoints p ON p.run_id = c.run_id AND p.step_index = c.step_index - 1
-                                AND p.superseded_at IS NULL",
+                                AND p.superseded_at IS NULL
+         LEFT JOIN checkpoints s ON s.run_id = p.source_run_id AND s.step_index = p.step_index
+                                AND s.generation = p.source_generation",
     )
     .bind(worker)
     .bind(limit as i64)

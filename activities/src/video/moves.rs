@@ -79,7 +79,8 @@ impl<'a> RunChange<'a> {
             | EventKind::Sleeping
             | EventKind::Waiting
             | EventKind::SignalReceived
-            | EventKind::Resumed => return None,
+            | EventKind::Resumed
+            | EventKind::Forked => return None,
         })
     }
 }

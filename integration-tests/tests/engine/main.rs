@@ -6,6 +6,7 @@ mod harness;
 mod cancel;
 mod crash;
 mod fencing;
+mod fork;
 mod handoff;
 mod hook;
 mod interleavings;

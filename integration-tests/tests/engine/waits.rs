@@ -444,3 +444,26 @@ async fn trimming_a_finished_runs_history_deletes_its_signals() {
     assert_eq!(p.signals(run).await, 0);
     p.h.db.drop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fork_from_the_step_after_a_wait_resumes_with_the_same_signal() {
+    let p = Parked::new().await;
+    let _workers = p.h.workers(1, test_worker_config());
+    let run = p.start(approve_without_deadline(), false).await;
+    p.wait_state(run, RunState::Waiting).await;
+    p.h.engine
+        .signal(run, "approve", &json!("yes"), None)
+        .await
+        .unwrap();
+    p.h.wait_end(run).await;
+
+    let fork =
+        p.h.engine
+            .fork(run, "act", Default::default())
+            .await
+            .unwrap()
+            .run_id;
+    assert_eq!(p.h.wait_end(fork).await.state, RunState::Completed);
+    assert_eq!(p.acted(fork).await.signal, Some(json!("yes")));
+    p.h.db.drop().await;
+}
