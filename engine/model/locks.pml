@@ -40,6 +40,8 @@
  *                                     (the signal's and the event's keys); then NO KEY UPDATE
  *                                     of the run if it resumes it
  *
+ * A claim that serves limits takes their keys' advisory locks with pg_try_advisory_xact_lock,
+ * which never waits, before its rows: it is the claim above.
  * A fork (fork::fork) locks its parent's run FOR SHARE and then only rows no one else sees
  * before it commits, and the parent's checkpoints it shares KEY SHARE, which only a trim's
  * delete of superseded checkpoints (no other lock held) could wait for: it waits for nothing

@@ -164,16 +164,14 @@ pub(crate) async fn fork(
             created: false,
         });
     };
-    write(
-        &mut tx,
+    let point = ForkPoint {
         parent_id,
         fork_id,
-        from,
-        def.steps[from].name,
-        &rows,
-        &drops,
-    )
-    .await?;
+        index: from,
+        step: def.steps[from].name,
+        limit_key: def.limit_key(from),
+    };
+    write(&mut tx, &point, &rows, &drops).await?;
     tx.commit().await?;
     Ok(Started {
         run_id: fork_id,
@@ -208,6 +206,15 @@ impl Rows {
     }
 }
 
+/// Where a fork starts: the parent and the fork, and the step the fork is due at.
+struct ForkPoint<'a> {
+    parent_id: RunId,
+    fork_id: RunId,
+    index: usize,
+    step: &'static str,
+    limit_key: Option<&'a str>,
+}
+
 /// The memos not to inherit, as the columns of an `unnest`.
 #[derive(Default)]
 struct Drops {
@@ -219,10 +226,7 @@ struct Drops {
 /// task and the events of both runs, and notifies idle workers.
 async fn write(
     conn: &mut PgConnection,
-    parent_id: RunId,
-    fork_id: RunId,
-    from: usize,
-    from_step: &'static str,
+    point: &ForkPoint<'_>,
     rows: &Rows,
     drops: &Drops,
 ) -> Result<()> {
@@ -250,8 +254,9 @@ async fn write(
              WHERE run_id = $2 AND step_index = $3 AND consumed_at IS NOT NULL
              ORDER BY name, generation DESC, id DESC
          ), task AS (
-             INSERT INTO tasks (run_id, workflow, workflow_version, generation, step_index, step)
-             SELECT id, workflow, workflow_version, 0, $3, $12 FROM runs WHERE id = $1
+             INSERT INTO tasks (run_id, workflow, workflow_version, generation, step_index, step,
+                                limit_key)
+             SELECT id, workflow, workflow_version, 0, $3, $12, $14 FROM runs WHERE id = $1
          ), event AS (
              INSERT INTO events (run_id, kind, step, detail)
              SELECT $1, 'run_started'::event_kind, NULL,
@@ -263,9 +268,9 @@ async fn write(
          )
          SELECT pg_notify($13, '')",
     )
-    .bind(fork_id)
-    .bind(parent_id)
-    .bind(from as i32)
+    .bind(point.fork_id)
+    .bind(point.parent_id)
+    .bind(point.index as i32)
     .bind(&rows.step_index)
     .bind(&rows.step)
     .bind(&rows.output)
@@ -274,8 +279,9 @@ async fn write(
     .bind(&drops.step_index)
     .bind(&drops.key)
     .bind(Uuid::nil())
-    .bind(from_step)
+    .bind(point.step)
     .bind(TASKS_CHANNEL)
+    .bind(point.limit_key)
     .execute(conn)
     .await?;
     Ok(())

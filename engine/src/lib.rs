@@ -15,6 +15,8 @@
 //! - sleep and wait: a step may put its run's next step off until a time
 //!   ([`StepContext::continue_at`]) or until a signal ([`StepContext::wait_for`]), which
 //!   [`Engine::signal`] delivers; meanwhile no process holds the run.
+//! - limit: a key whose concurrency and rate every process respects for the steps that name it
+//!   ([`Limit`]).
 //! - fork: a new run started from a step of another ([`Engine::fork`]), sharing its earlier
 //!   checkpoints by reference; runs form trees ([`Engine::tree`]).
 //! - event: an append-only history row of a run.
@@ -37,6 +39,7 @@ mod handoff;
 mod hook;
 mod ids;
 mod limiter;
+mod limits;
 mod liveness;
 mod metrics;
 pub mod pause;
@@ -71,4 +74,4 @@ pub use start::{start_using, StartOptions, Started};
 pub use stats::Stats;
 pub use step_error::StepError;
 pub use worker::{Worker, WorkerConfig};
-pub use workflow::{Step, Workflow, WorkflowBuilder};
+pub use workflow::{Limit, Step, Workflow, WorkflowBuilder};

@@ -3,17 +3,20 @@
 
 use std::sync::Arc;
 
-use crate::workflow::WorkflowDef;
+use crate::workflow::{Limit, WorkflowDef};
 
 /// The workflows this process can run, by name and version.
 #[derive(Default)]
 pub(crate) struct Registry {
     workflows: Vec<Arc<WorkflowDef>>,
+    /// The limits their steps name, one per key.
+    limits: Vec<Limit>,
 }
 
 impl Registry {
     pub fn add(&mut self, workflow: Arc<WorkflowDef>) {
         self.workflows.push(workflow);
+        self.limits = self.merged_limits();
     }
 
     pub fn get(&self, name: &str, version: i32) -> Option<Arc<WorkflowDef>> {
@@ -29,5 +32,31 @@ impl Registry {
 
     pub fn versions(&self) -> Vec<i32> {
         self.workflows.iter().map(|w| w.version).collect()
+    }
+
+    /// Every limit the steps name, one per key.
+    pub fn limits(&self) -> &[Limit] {
+        &self.limits
+    }
+
+    /// One limit per key: where steps name one key with different bounds, the tightest of each.
+    fn merged_limits(&self) -> Vec<Limit> {
+        let mut limits: Vec<Limit> = Vec::new();
+        let steps = self.workflows.iter().flat_map(|w| &w.steps);
+        for limit in steps.filter_map(|s| s.limit.as_ref()) {
+            let Some(known) = limits.iter_mut().find(|l| l.key == limit.key) else {
+                limits.push(limit.clone());
+                continue;
+            };
+            known.concurrency = match (known.concurrency, limit.concurrency) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            known.rate = match (known.rate, limit.rate) {
+                (Some(a), Some(b)) if b.per_second < a.per_second => Some(b),
+                (a, b) => a.or(b),
+            };
+        }
+        limits
     }
 }

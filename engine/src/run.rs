@@ -181,8 +181,9 @@ pub(crate) async fn replay(
              UPDATE memos SET superseded_at = now()
              WHERE run_id = $1 AND step_index >= $2 AND superseded_at IS NULL
          ), task AS (
-             INSERT INTO tasks (run_id, workflow, workflow_version, generation, step_index, step)
-             VALUES ($1, $3, $4, $5, $2, $6)
+             INSERT INTO tasks (run_id, workflow, workflow_version, generation, step_index, step,
+                                limit_key)
+             VALUES ($1, $3, $4, $5, $2, $6, $7)
          ), event AS (
              INSERT INTO events (run_id, kind, step, detail)
              VALUES ($1, 'replayed', $6, jsonb_build_object('generation', $5::int))
@@ -196,6 +197,7 @@ pub(crate) async fn replay(
     .bind(def.version)
     .bind(generation)
     .bind(step)
+    .bind(def.limit_key(index))
     .execute(&mut *tx)
     .await?;
     let kind = TransitionKind::Replayed {
@@ -256,10 +258,12 @@ pub(crate) async fn cancel(
         if let Some(def) = find_workflow(&run.workflow, run.workflow_version) {
             run_hook(&mut tx, &def, run_id, TransitionKind::Cancelled).await?;
         }
-        sqlx::query("SELECT pg_notify($1, $3), pg_notify($2, $3)")
+        // Idle workers too: a cancelled attempt's end may free room under a limit.
+        sqlx::query("SELECT pg_notify($1, $3), pg_notify($2, $3), pg_notify($4, '')")
             .bind(RUNS_CHANNEL)
             .bind(CANCELS_CHANNEL)
             .bind(run_id.to_string())
+            .bind(TASKS_CHANNEL)
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;

@@ -91,8 +91,9 @@ async fn insert(
     let inserted: Vec<(RunId, DateTime<Utc>)> = sqlx::query_as(
         "WITH new AS (
              SELECT * FROM unnest($1::uuid[], $2::text[], $3::int[], $4::jsonb[], $5::text[],
-                                  $6::text[], $7::uuid[])
-                 WITH ORDINALITY AS n(id, workflow, version, input, idempotency_key, step, owner, n)
+                                  $6::text[], $7::uuid[], $9::text[])
+                 WITH ORDINALITY AS n(id, workflow, version, input, idempotency_key, step, owner,
+                                      limit_key, n)
          ), run AS (
              INSERT INTO runs (id, workflow, workflow_version, input, idempotency_key)
              SELECT id, workflow, version, input, idempotency_key FROM new ORDER BY n
@@ -102,8 +103,8 @@ async fn insert(
              SELECT new.* FROM new JOIN run USING (id)
          ), task AS (
              INSERT INTO tasks (run_id, workflow, workflow_version, generation, step_index, step,
-                                lease_owner, attempt, leased_at)
-             SELECT id, workflow, version, 0, 0, step, owner,
+                                limit_key, lease_owner, attempt, leased_at)
+             SELECT id, workflow, version, 0, 0, step, limit_key, owner,
                     CASE WHEN owner IS NULL THEN 0 ELSE 1 END,
                     CASE WHEN owner IS NULL THEN NULL ELSE now() END
              FROM started
@@ -135,6 +136,7 @@ async fn insert(
     .bind(runs.iter().map(|r| r.def.steps[0].name).collect::<Vec<_>>())
     .bind(runs.iter().map(|r| r.owner).collect::<Vec<_>>())
     .bind(TASKS_CHANNEL)
+    .bind(runs.iter().map(|r| r.def.limit_key(0)).collect::<Vec<_>>())
     .fetch_all(&mut *conn)
     .await?;
     let existing: Vec<(String, String, RunId)> = if inserted.len() < runs.len() {
@@ -254,9 +256,11 @@ impl Committer {
         let mut leases: Vec<Option<(Arc<WorkflowDef>, Reservation)>> = Vec::new();
         for request in &mut batch {
             let def = &request.run.def;
+            // A limited first step waits for a claim, which counts its key's attempts.
             let lease = self
                 .registry
                 .get(def.name, def.version)
+                .filter(|registered| registered.limit_key(0).is_none())
                 .and_then(|registered| Some((registered, self.local.reserve()?)));
             request.run.owner = lease.as_ref().map(|(_, r)| r.worker_id());
             leases.push(lease);

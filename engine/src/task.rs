@@ -13,6 +13,7 @@ use crate::{
     error::{Error, Result},
     hook::{Transition, TransitionKind},
     ids::RunId,
+    limits::{self, Served, BUCKET_PREFIX},
     registry::Registry,
     signal::Wait,
     workflow::{run_hooks, StepDef, WorkflowDef},
@@ -76,6 +77,7 @@ struct Claimed {
     leased_at: DateTime<Utc>,
     interrupted: i32,
     wait: Option<Json<Wait>>,
+    limit_key: Option<String>,
     input: Option<Value>,
 }
 
@@ -96,48 +98,28 @@ pub(crate) async fn claim(
     limit: usize,
 ) -> Result<Claim> {
     let mut tx = conn.begin().await?;
-    let rows: Vec<Claimed> = sqlx::query_as(
-        "WITH due AS (
-             SELECT run_id FROM tasks
-             WHERE lease_owner IS NULL AND run_at <= statement_timestamp()
-               AND (workflow, workflow_version) IN (SELECT * FROM unnest($3::text[], $4::int[]))
-             ORDER BY run_at
-             LIMIT $2
-             FOR UPDATE SKIP LOCKED
-         ), claimed AS (
-             UPDATE tasks t SET lease_owner = $1, attempt = t.attempt + 1, leased_at = now()
-             FROM due WHERE t.run_id = due.run_id
-             RETURNING t.run_id, t.workflow, t.workflow_version, t.generation, t.step_index,
-                       t.step, t.attempt, t.leased_at, t.interrupted, t.wait
-         ), expired AS (
-             UPDATE runs r SET state = 'running'
-             FROM claimed c WHERE r.id = c.run_id AND c.wait IS NOT NULL AND r.state = 'waiting'
-             RETURNING c.run_id, c.step, c.wait->>'signal' AS signal
-         ), started AS (
-             INSERT INTO events (run_id, kind, step, attempt, worker_id, detail)
-             SELECT run_id, kind::event_kind, step, attempt, $1, detail FROM (
-                 SELECT run_id, 0 AS ord, 'resumed' AS kind, step, NULL::int AS attempt,
-                        jsonb_build_object('signal', signal, 'by', 'deadline') AS detail
-                 FROM expired
-                 UNION ALL
-                 SELECT run_id, 1, 'step_started', step, attempt, NULL FROM claimed
-             ) e ORDER BY run_id, ord
-         )
-         SELECT c.*, CASE WHEN c.step_index = 0 THEN r.input
-                          ELSE COALESCE(p.output, s.output) END AS input
-         FROM claimed c
-         JOIN runs r ON r.id = c.run_id
-         LEFT JOIN checkpoints p ON p.run_id = c.run_id AND p.step_index = c.step_index - 1
-                                AND p.superseded_at IS NULL
-         LEFT JOIN checkpoints s ON s.run_id = p.source_run_id AND s.step_index = p.step_index
-                                AND s.generation = p.source_generation",
-    )
-    .bind(worker)
-    .bind(limit as i64)
-    .bind(registry.names())
-    .bind(registry.versions())
-    .fetch_all(&mut *tx)
-    .await?;
+    let served = match registry.limits() {
+        [] => Served::default(),
+        limits => limits::serve(&mut tx, limits).await?,
+    };
+    let all_keys: Vec<&str> = registry.limits().iter().map(|l| l.key.as_str()).collect();
+    let rows: Vec<Claimed> = sqlx::query_as(CLAIM)
+        .bind(worker)
+        .bind(limit as i64)
+        .bind(registry.names())
+        .bind(registry.versions())
+        .bind(&served.key)
+        .bind(&served.concurrency)
+        .bind(&served.capacity)
+        .bind(&served.per_second)
+        .bind(&all_keys)
+        .bind(BUCKET_PREFIX)
+        .fetch_all(&mut *tx)
+        .await?;
+    if !served.key.is_empty() {
+        let leased: Vec<&str> = rows.iter().filter_map(|r| r.limit_key.as_deref()).collect();
+        limits::take_tokens(&mut tx, &served, &leased).await?;
+    }
     let attempts: Vec<Attempt> = rows
         .into_iter()
         .filter_map(|row| {
@@ -164,15 +146,16 @@ pub(crate) async fn claim(
         .await
         .map_err(Error::Hook)?;
     let next_due_in = if attempts.len() < limit {
-        sqlx::query_scalar(
-            "SELECT extract(epoch FROM min(run_at) - clock_timestamp())::float8 FROM tasks
-             WHERE lease_owner IS NULL AND run_at < 'infinity'
-               AND (workflow, workflow_version) IN (SELECT * FROM unnest($1::text[], $2::int[]))",
-        )
-        .bind(registry.names())
-        .bind(registry.versions())
-        .fetch_one(&mut *tx)
-        .await?
+        sqlx::query_scalar(NEXT_DUE)
+            .bind(registry.names())
+            .bind(registry.versions())
+            .bind(&all_keys)
+            .bind(&served.key)
+            .bind(&served.capacity)
+            .bind(&served.per_second)
+            .bind(BUCKET_PREFIX)
+            .fetch_one(&mut *tx)
+            .await?
     } else {
         None
     };
@@ -182,3 +165,95 @@ pub(crate) async fn claim(
         next_due_in,
     })
 }
+
+/// The claim: leases up to $2 due tasks of the registered workflows ($3, $4) to worker $1, in
+/// order of due time; those under a limit ($9: every key the registry knows) only if the claim
+/// serves their key ($5 to $8, see [`limits`]) and as many as the key has room for: its
+/// concurrency less its leased tasks, and the whole tokens in its bucket. Each key's due tasks
+/// are looked at apart, so that one key's backlog never hides another's, and come before the
+/// free tasks (those under no limit), which fill the rest of the batch. A waiting run whose
+/// deadline passed is running again; its `resumed` event comes before its `step_started`.
+const CLAIM: &str = "
+WITH registered AS (
+    SELECT * FROM unnest($3::text[], $4::int[]) AS w(workflow, version)
+), served AS (
+    SELECT * FROM unnest($5::text[], $6::int[], $7::float8[], $8::float8[])
+        AS l(key, concurrency, capacity, per_second)
+), rooms AS (
+    SELECT l.key, GREATEST(COALESCE(LEAST(
+               l.concurrency - (SELECT count(*) FROM tasks t
+                                WHERE t.limit_key = l.key AND t.lease_owner IS NOT NULL),
+               floor(LEAST(l.capacity, COALESCE(
+                   b.tokens + EXTRACT(EPOCH FROM statement_timestamp() - b.refilled_at)::float8
+                              * l.per_second,
+                   l.capacity)))
+           ), $2), 0)::int AS room
+    FROM served l LEFT JOIN token_buckets b ON b.key = $10 || l.key
+), limited AS (
+    SELECT c.run_id FROM rooms r CROSS JOIN LATERAL (
+        SELECT run_id FROM tasks
+        WHERE limit_key = r.key AND lease_owner IS NULL AND run_at <= statement_timestamp()
+          AND (workflow, workflow_version) IN (SELECT * FROM registered)
+        ORDER BY run_at
+        LIMIT r.room
+        FOR UPDATE SKIP LOCKED
+    ) c
+    LIMIT $2
+), free AS (
+    SELECT run_id FROM tasks
+    WHERE lease_owner IS NULL AND run_at <= statement_timestamp()
+      AND (limit_key IS NULL OR limit_key <> ALL($9::text[]))
+      AND (workflow, workflow_version) IN (SELECT * FROM registered)
+    ORDER BY run_at
+    LIMIT $2 - (SELECT count(*) FROM limited)
+    FOR UPDATE SKIP LOCKED
+), due AS (
+    SELECT run_id FROM limited UNION ALL SELECT run_id FROM free
+), claimed AS (
+    UPDATE tasks t SET lease_owner = $1, attempt = t.attempt + 1, leased_at = now()
+    FROM due WHERE t.run_id = due.run_id
+    RETURNING t.run_id, t.workflow, t.workflow_version, t.generation, t.step_index,
+              t.step, t.attempt, t.leased_at, t.interrupted, t.wait, t.limit_key
+), expired AS (
+    UPDATE runs r SET state = 'running'
+    FROM claimed c WHERE r.id = c.run_id AND c.wait IS NOT NULL AND r.state = 'waiting'
+    RETURNING c.run_id, c.step, c.wait->>'signal' AS signal
+), started AS (
+    INSERT INTO events (run_id, kind, step, attempt, worker_id, detail)
+    SELECT run_id, kind::event_kind, step, attempt, $1, detail FROM (
+        SELECT run_id, 0 AS ord, 'resumed' AS kind, step, NULL::int AS attempt,
+               jsonb_build_object('signal', signal, 'by', 'deadline') AS detail
+        FROM expired
+        UNION ALL
+        SELECT run_id, 1, 'step_started', step, attempt, NULL FROM claimed
+    ) e ORDER BY run_id, ord
+)
+SELECT c.*, CASE WHEN c.step_index = 0 THEN r.input
+                 ELSE COALESCE(p.output, s.output) END AS input
+FROM claimed c
+JOIN runs r ON r.id = c.run_id
+LEFT JOIN checkpoints p ON p.run_id = c.run_id AND p.step_index = c.step_index - 1
+                       AND p.superseded_at IS NULL
+LEFT JOIN checkpoints s ON s.run_id = p.source_run_id AND s.step_index = p.step_index
+                       AND s.generation = p.source_generation";
+
+/// How long, by the database's clock, until a task this worker could claim falls due (zero or
+/// less: due already): a free task's due time, or the next token of a served rate limit whose
+/// key has due tasks. Tasks due under a limit wait for the notification that frees room.
+const NEXT_DUE: &str = "
+WITH registered AS (
+    SELECT * FROM unnest($1::text[], $2::int[]) AS w(workflow, version)
+)
+SELECT LEAST(
+    (SELECT extract(epoch FROM min(run_at) - clock_timestamp())::float8 FROM tasks
+     WHERE lease_owner IS NULL AND run_at < 'infinity'
+       AND NOT (limit_key = ANY($3::text[]) AND run_at <= clock_timestamp())
+       AND (workflow, workflow_version) IN (SELECT * FROM registered)),
+    (SELECT min((1 - LEAST(l.capacity, b.tokens + EXTRACT(EPOCH FROM clock_timestamp()
+                                                   - b.refilled_at)::float8 * l.per_second))
+                / l.per_second)
+     FROM unnest($4::text[], $5::float8[], $6::float8[]) AS l(key, capacity, per_second)
+     JOIN token_buckets b ON b.key = $7 || l.key
+     WHERE l.per_second IS NOT NULL
+       AND EXISTS (SELECT 1 FROM tasks t WHERE t.limit_key = l.key AND t.lease_owner IS NULL
+                                           AND t.run_at <= clock_timestamp())))";

@@ -12,6 +12,7 @@ use sqlx::PgConnection;
 use crate::{
     context::StepContext,
     hook::{Hook, HookError, Transition},
+    limiter::Bucket,
     retry::RetryPolicy,
     step_error::StepError,
 };
@@ -34,7 +35,41 @@ pub(crate) struct StepDef {
     pub name: &'static str,
     pub timeout: Duration,
     pub retry: RetryPolicy,
+    pub limit: Option<Limit>,
     pub run: Arc<StepFn>,
+}
+
+/// A limit shared by every step that names its key, in every process on the database: how many
+/// of their attempts may be leased at once, and how many may start per second (a token bucket).
+/// For example a third-party API's: `Limit::new("provider:replicate").concurrency(4)`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Limit {
+    pub key: String,
+    pub concurrency: Option<u32>,
+    pub rate: Option<Bucket>,
+}
+
+impl Limit {
+    /// A limit on `key`, with no bound yet.
+    pub fn new(key: impl Into<String>) -> Self {
+        Self {
+            key: key.into(),
+            concurrency: None,
+            rate: None,
+        }
+    }
+
+    /// At most `attempts` leased at once (at least one).
+    pub fn concurrency(mut self, attempts: u32) -> Self {
+        self.concurrency = Some(attempts.max(1));
+        self
+    }
+
+    /// At most `bucket.per_second` attempts started per second, `bucket.capacity` at once.
+    pub fn rate(mut self, bucket: Bucket) -> Self {
+        self.rate = Some(bucket);
+        self
+    }
 }
 
 impl<I, O> Step<I, O>
@@ -76,6 +111,7 @@ where
                 name,
                 timeout: Duration::from_secs(60),
                 retry: RetryPolicy::default(),
+                limit: None,
                 run: Arc::new(run),
             },
             _types: PhantomData,
@@ -91,6 +127,22 @@ where
     /// How failed attempts are retried.
     pub fn retry(mut self, policy: RetryPolicy) -> Self {
         self.def.retry = policy;
+        self
+    }
+
+    /// Limits this step's attempts by `limit`'s key, with the other steps that name it.
+    ///
+    /// # Panics
+    /// If the limit's rate bucket holds less than one token or does not refill.
+    pub fn limit(mut self, limit: Limit) -> Self {
+        if let Some(bucket) = limit.rate {
+            assert!(
+                bucket.capacity >= 1.0 && bucket.per_second > 0.0,
+                "limit {}: its bucket must hold a token and refill",
+                limit.key
+            );
+        }
+        self.def.limit = Some(limit);
         self
     }
 }
@@ -123,6 +175,12 @@ pub(crate) struct WorkflowDef {
 impl WorkflowDef {
     pub fn step_index(&self, name: &str) -> Option<usize> {
         self.steps.iter().position(|s| s.name == name)
+    }
+
+    /// The limit key of step `index`, if it has one.
+    pub fn limit_key(&self, index: usize) -> Option<&str> {
+        let step = self.steps.get(index)?;
+        step.limit.as_ref().map(|l| l.key.as_str())
     }
 }
 

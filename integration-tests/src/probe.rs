@@ -1,12 +1,14 @@
 //! The probe workflow: five steps that record every execution in `probe_executions`, so tests
 //! can count what ran, and that misbehave on purpose at one step (hang, fail, time out, finish
-//! late, run memoized parts) as the run's input asks. Also the no-op workflow of the benchmarks.
+//! late, run memoized parts) as the run's input asks. Also the no-op workflow of the benchmarks,
+//! and two workflows whose step is limited by key.
 
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use slate_engine::{RetryPolicy, RunId, Step, StepContext, StepError, Workflow};
+use slate_engine::{Bucket, Limit, RetryPolicy, RunId, Step, StepContext, StepError, Workflow};
 use sqlx::PgPool;
 
 /// The probe's steps, in order.
@@ -72,6 +74,12 @@ pub async fn create_tables(pool: &PgPool) -> sqlx::Result<()> {
              part integer,
              pid integer NOT NULL,
              at timestamptz NOT NULL DEFAULT clock_timestamp()
+         );
+         CREATE TABLE IF NOT EXISTS probe_spans (
+             run_id uuid NOT NULL,
+             workflow text NOT NULL,
+             started_at timestamptz NOT NULL,
+             ended_at timestamptz NOT NULL
          );
          CREATE TABLE IF NOT EXISTS probe_gates (
              run_id uuid NOT NULL,
@@ -240,4 +248,44 @@ pub fn noop() -> Workflow<u64> {
         .step(step(STEPS[3]))
         .step(step(STEPS[4]))
         .build()
+}
+
+/// The workflows whose one step is limited, for the tests of limits: each takes as long as its
+/// input says (in milliseconds) and records when it ran in `probe_spans`. `limited-a` runs at
+/// most 2 at once; `limited-b` at most 3 at once and 10 per second (2 at once from a full
+/// bucket).
+pub fn limited(pool: PgPool) -> [Workflow<u64>; 2] {
+    let workflow = |name: &'static str, limit: Limit| {
+        let pool = pool.clone();
+        let step = Step::new("call", move |ctx: StepContext, ms: u64| {
+            let pool = pool.clone();
+            async move {
+                let started_at: DateTime<Utc> = sqlx::query_scalar("SELECT clock_timestamp()")
+                    .fetch_one(&pool)
+                    .await
+                    .map_err(|e| StepError::retryable("database", e.to_string()))?;
+                tokio::time::sleep(Duration::from_millis(ms)).await;
+                sqlx::query("INSERT INTO probe_spans VALUES ($1, $2, $3, clock_timestamp())")
+                    .bind(ctx.run_id())
+                    .bind(name)
+                    .bind(started_at)
+                    .execute(&pool)
+                    .await
+                    .map_err(|e| StepError::retryable("database", e.to_string()))?;
+                Ok(ms)
+            }
+        });
+        Workflow::builder(name, 1).step(step.limit(limit)).build()
+    };
+    let rate = Bucket {
+        capacity: 2.0,
+        per_second: 10.0,
+    };
+    [
+        workflow("limited-a", Limit::new("provider:a").concurrency(2)),
+        workflow(
+            "limited-b",
+            Limit::new("provider:b").concurrency(3).rate(rate),
+        ),
+    ]
 }

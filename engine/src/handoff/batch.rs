@@ -87,7 +87,8 @@ impl Action {
 
     fn plan(finished: &Finished) -> Self {
         let attempt = &finished.attempt;
-        let last = attempt.lease.step_index as usize + 1 == attempt.workflow.steps.len();
+        let index = attempt.lease.step_index as usize;
+        let last = index + 1 == attempt.workflow.steps.len();
         match &finished.outcome {
             Outcome::Succeeded { .. } if last => Self::Complete,
             Outcome::Succeeded {
@@ -98,7 +99,12 @@ impl Action {
                 then: Some(Then::Wait(wait)),
                 ..
             } => Self::Wait(wait.clone()),
-            Outcome::Succeeded { .. } if finished.keep_next => Self::Keep,
+            // A limited next step waits for a claim, which counts its key's attempts.
+            Outcome::Succeeded { .. }
+                if finished.keep_next && attempt.workflow.limit_key(index + 1).is_none() =>
+            {
+                Self::Keep
+            }
             Outcome::Succeeded { .. } => Self::Enqueue,
             Outcome::Interrupted => Self::Release,
             Outcome::Failed(error) => {
@@ -138,6 +144,23 @@ impl Item {
             .steps
             .get(attempt.lease.step_index as usize + 1)
             .map(|s| s.name)
+    }
+
+    /// The limit key of the run's next step, if it has one.
+    pub(super) fn next_limit_key(&self) -> Option<&str> {
+        let attempt = &self.finished.attempt;
+        attempt
+            .workflow
+            .limit_key(attempt.lease.step_index as usize + 1)
+    }
+
+    /// Whether the attempt's own step is limited: its end frees room under its key.
+    pub(super) fn limited(&self) -> bool {
+        let attempt = &self.finished.attempt;
+        attempt
+            .workflow
+            .limit_key(attempt.lease.step_index as usize)
+            .is_some()
     }
 
     pub(super) fn step_name(&self) -> &'static str {

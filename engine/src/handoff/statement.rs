@@ -47,13 +47,15 @@ pub(super) async fn write(
         .bind(TASKS_CHANNEL)
         .bind(&columns.run_at)
         .bind(&columns.wait)
+        .bind(&columns.next_limit_key)
+        .bind(&columns.limited)
         .fetch_all(conn)
         .await
 }
 
 /// The batch as the columns of the statement's `unnest`s.
 #[derive(Default)]
-struct Columns {
+struct Columns<'a> {
     /// The attempt's position in the batch, by which the statement keys every outcome.
     item: Vec<i32>,
     run_id: Vec<RunId>,
@@ -71,11 +73,14 @@ struct Columns {
     /// When a sleeping or waiting run's next step falls due (never, for a wait without deadline).
     run_at: Vec<Option<DateTime<Utc>>>,
     wait: Vec<Value>,
+    next_limit_key: Vec<Option<&'a str>>,
+    /// Whether the attempt's step is limited, so that its end frees room for another.
+    limited: Vec<bool>,
     events: EventBatch,
 }
 
-impl Columns {
-    fn new(batch: &[Item]) -> Self {
+impl<'a> Columns<'a> {
+    fn new(batch: &'a [Item]) -> Self {
         let mut c = Self::default();
         for (position, item) in (0..).zip(batch) {
             let Lease {
@@ -94,6 +99,8 @@ impl Columns {
             c.step.push(step);
             c.action.push(item.action.name());
             c.next_step.push(item.next_step());
+            c.next_limit_key.push(item.next_limit_key());
+            c.limited.push(item.limited());
             c.started_at.push(item.finished.attempt.leased_at);
             let attempt = attempt as u32;
             c.events.push(
@@ -235,9 +242,10 @@ const HAND_OFF: &str = "
 WITH input AS (
     SELECT * FROM unnest($2::int[], $3::uuid[], $4::int[], $5::int[], $6::int[], $7::text[],
                          $8::text[], $9::text[], $10::float8[], $11::jsonb[], $12::float8[],
-                         $13::timestamptz[], $14::jsonb[], $22::timestamptz[], $23::jsonb[])
+                         $13::timestamptz[], $14::jsonb[], $22::timestamptz[], $23::jsonb[],
+                         $24::text[], $25::bool[])
         AS i(item, run_id, generation, step_index, attempt, step, action, next_step, delay_ms,
-             output, cost_usd, started_at, error, run_at, wait)
+             output, cost_usd, started_at, error, run_at, wait, next_limit_key, limited)
 ), fenced AS (
     SELECT i.* FROM input i
     JOIN tasks t ON t.run_id = i.run_id AND t.generation = i.generation
@@ -251,7 +259,7 @@ WITH input AS (
     FROM fenced WHERE action IN ('keep', 'enqueue', 'complete', 'sleep', 'wait')
 ), advanced AS (
     UPDATE tasks t
-    SET step_index = f.step_index + 1, step = f.next_step,
+    SET step_index = f.step_index + 1, step = f.next_step, limit_key = f.next_limit_key,
         run_at = CASE f.action WHEN 'sleep' THEN f.run_at
                                WHEN 'wait' THEN COALESCE(f.run_at, 'infinity')
                                ELSE now() END,
@@ -291,7 +299,8 @@ WITH input AS (
     WHERE (e.item IN (SELECT item FROM fenced)) = (e.kind <> 'result_dropped')
 )
 SELECT f.item FROM fenced f
-WHERE CASE f.action
+WHERE (NOT f.limited OR pg_notify($21, '') IS NOT NULL)
+  AND CASE f.action
     WHEN 'complete' THEN pg_notify($20, f.run_id::text) IS NOT NULL
     WHEN 'fail' THEN pg_notify($20, f.run_id::text) IS NOT NULL
     WHEN 'enqueue' THEN pg_notify($21, '') IS NOT NULL

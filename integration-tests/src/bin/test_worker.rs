@@ -1,5 +1,5 @@
-//! A worker process for the tests and benchmarks: runs the probe and no-op workflows (and, unless
-//! told not to, a scheduler) until SIGTERM or ctrl-c.
+//! A worker process for the tests and benchmarks: runs the probe, no-op and limited workflows
+//! (and, unless told not to, a scheduler) until SIGTERM or ctrl-c.
 
 use std::{sync::Arc, time::Duration};
 
@@ -56,9 +56,12 @@ async fn main() -> anyhow::Result<()> {
         Duration::from_millis(args.step_timeout_ms),
         args.probe_attempts,
     );
+    let [limited_a, limited_b] = probe::limited(pool.clone());
     let mut engine = Engine::builder(pool)
         .register(&probe)
-        .register(&probe::noop());
+        .register(&probe::noop())
+        .register(&limited_a)
+        .register(&limited_b);
     if let Some(url) = &args.predictions_url {
         let media_dir = args
             .media_dir

@@ -12,6 +12,7 @@ mod hook;
 mod interleavings;
 mod lifecycle;
 mod limiter;
+mod limits;
 mod memo;
 mod replay;
 mod retries;

@@ -1,0 +1,84 @@
+//! Limits by key across worker processes: the history shows that no key ever had more attempts
+//! at once, or started more per second, than its limit, and that one key's backlog starved no
+//! other.
+
+use chrono::{DateTime, Utc};
+use slate_engine::{EventKind, RunState, StartOptions};
+use slate_integration_tests::probe;
+
+use crate::harness::Harness;
+
+/// The most spans of `workflow` that overlap at one moment.
+async fn most_at_once(h: &Harness, workflow: &str) -> usize {
+    let spans: Vec<(DateTime<Utc>, DateTime<Utc>)> =
+        sqlx::query_as("SELECT started_at, ended_at FROM probe_spans WHERE workflow = $1")
+            .bind(workflow)
+            .fetch_all(&h.db.pool)
+            .await
+            .expect("spans");
+    let mut edges: Vec<(DateTime<Utc>, i32)> = spans
+        .iter()
+        .flat_map(|(start, end)| [(*start, 1), (*end, -1)])
+        .collect();
+    // At one instant, an end comes before a start.
+    edges.sort();
+    let (mut now, mut most) = (0, 0);
+    for (_, step) in edges {
+        now += step;
+        most = most.max(now);
+    }
+    most as usize
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_worker_processes_never_exceed_a_keys_concurrency_or_rate_and_starve_no_key() {
+    let [a, b] = probe::limited(sqlx::PgPool::connect_lazy("postgres://unused").unwrap());
+    let h = Harness::with(|engine| engine.register(&a).register(&b)).await;
+    let _workers: Vec<_> = (0..3).map(|_| h.spawn_worker(&[])).collect();
+    h.wait_active_workers(3).await;
+
+    let mut runs = Vec::new();
+    for i in 0..60 {
+        let (workflow, ms) = if i % 3 == 2 { (&b, 50) } else { (&a, 150) };
+        let started = h.engine.start(workflow, &ms, StartOptions::default()).await;
+        runs.push((workflow.name(), started.expect("start").run_id));
+    }
+    for (_, run) in &runs {
+        assert_eq!(h.wait_end(*run).await.state, RunState::Completed);
+    }
+
+    assert_eq!(
+        most_at_once(&h, "limited-a").await,
+        2,
+        "a's concurrency, reached"
+    );
+    assert!(most_at_once(&h, "limited-b").await <= 3, "b's concurrency");
+    let mut b_starts = Vec::new();
+    let (mut last_a_start, mut last_b_end) = (None, None);
+    for (workflow, run) in &runs {
+        let started = h.events(*run, EventKind::StepStarted).await[0].at;
+        let ended = h.events(*run, EventKind::RunCompleted).await[0].at;
+        if *workflow == "limited-b" {
+            b_starts.push(started);
+            last_b_end = last_b_end.max(Some(ended));
+        } else {
+            last_a_start = last_a_start.max(Some(started));
+        }
+    }
+    b_starts.sort();
+    for (i, from) in b_starts.iter().enumerate() {
+        let within_a_second = b_starts[i..]
+            .iter()
+            .take_while(|at| **at - *from <= chrono::Duration::seconds(1))
+            .count();
+        assert!(
+            within_a_second <= 12,
+            "b's rate: 10 a second and 2 at once, {within_a_second} from {from}"
+        );
+    }
+    assert!(
+        last_b_end < last_a_start,
+        "b's runs all ended while a's backlog was still being served"
+    );
+    h.db.drop().await;
+}
