@@ -18,8 +18,8 @@ use uuid::Uuid;
 use crate::{
     ids::RunId,
     pause::{PausePoint, PausePoints},
-    signal::{OnDeadline, Then, Wait},
     step_error::StepError,
+    wait::{OnDeadline, Then, Wait},
 };
 
 /// The handle a step gets to the engine. Cheap to clone (into parallel parts of the step).

@@ -15,7 +15,7 @@ use crate::{
     ids::RunId,
     limits::{self, Served, BUCKET_PREFIX},
     registry::Registry,
-    signal::Wait,
+    wait::Wait,
     workflow::{run_hooks, StepDef, WorkflowDef},
 };
 

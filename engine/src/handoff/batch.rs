@@ -9,9 +9,9 @@ use tokio::sync::oneshot;
 
 use crate::{
     ids::RunError,
-    signal::{Then, Wait},
     step_error::StepError,
     task::Attempt,
+    wait::{Then, Wait},
 };
 
 /// How an attempt ended.

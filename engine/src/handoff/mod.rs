@@ -28,9 +28,9 @@ use crate::{
     ids::RunId,
     pause::{PausePoint, PausePoints},
     signal,
-    signal::Wait,
     step_error::StepError,
     task::Attempt,
+    wait::Wait,
     workflow::run_hooks,
 };
 pub(crate) use batch::{Finished, HandOff, Outcome};

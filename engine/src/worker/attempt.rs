@@ -24,9 +24,9 @@ use crate::{
     context::{Lease, StepContext},
     handoff::{Finished, HandOff, Outcome},
     pause::PausePoint,
-    signal::{OnDeadline, Then, Wait},
     step_error::StepError,
     task::{Attempt, MAX_INTERRUPTIONS},
+    wait::{OnDeadline, Then, Wait},
     workflow::{StepDef, WorkflowDef},
 };
 

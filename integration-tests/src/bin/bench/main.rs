@@ -8,6 +8,7 @@
 //! - both against DBOS Transact's Rust SDK in the same run, in 3 interleaved rounds each on a fresh
 //!   database, reported as medians (and once against its Python SDK);
 //! - write transactions per run (transaction ids assigned: the commits that reach the WAL);
+//! - the primitives: a signal's latency and a fork's, against DBOS's (see `primitives`);
 //! - recovery: from the SIGKILL of a worker in mid-step to that step running on another worker;
 //! - across processes: runs/s on 1, 2 and 4 worker processes, and takeover after a SIGSTOP (see
 //!   `processes`);
@@ -16,6 +17,7 @@
 
 mod api;
 mod peers;
+mod primitives;
 mod processes;
 
 use std::{collections::HashMap, sync::Arc, time::Duration};
@@ -53,6 +55,9 @@ struct Args {
     /// their medians are reported.
     #[arg(long, default_value_t = 3)]
     rounds: usize,
+    /// Signals and forks timed for the primitives' figures.
+    #[arg(long, default_value_t = 200)]
+    primitive_samples: usize,
     /// Kills for the recovery figure.
     #[arg(long, default_value_t = 5)]
     kills: usize,
@@ -68,6 +73,9 @@ struct Args {
     /// Measure only the HTTP facade (a partial report, which is not written).
     #[arg(long, conflicts_with = "write")]
     api_only: bool,
+    /// Measure only the primitives: signals and forks (a partial report, which is not written).
+    #[arg(long, conflicts_with = "write")]
+    primitives_only: bool,
 }
 
 #[tokio::main]
@@ -80,6 +88,9 @@ async fn main() -> anyhow::Result<()> {
     let mut report = Report::default();
     if args.api_only {
         return api::measure(&mut report, args.status_seconds).await;
+    }
+    if args.primitives_only {
+        return primitives::measure(&mut report, args.primitive_samples, &peers::dbos_rust()).await;
     }
     let db = TestDatabase::with_pool_size(32).await;
 
@@ -110,6 +121,8 @@ async fn main() -> anyhow::Result<()> {
             }
         }
     }
+
+    primitives::measure(&mut report, args.primitive_samples, &rust).await?;
 
     for duration in [15, 30] {
         report.line(video(&db, duration).await?);

@@ -76,7 +76,10 @@ impl Peer {
             format!(
                 "{}: not measured ({} is missing; `make bench` provides it)",
                 self.name,
-                self.program.display()
+                self.program
+                    .strip_prefix(root().join(".."))
+                    .unwrap_or(&self.program)
+                    .display()
             )
         })
     }
@@ -84,10 +87,17 @@ impl Peer {
     /// One round of the peer's benchmark, with `counts` (the burst's, the lone and the warm-up
     /// runs), on a fresh database.
     pub async fn measure(&self, counts: [usize; 3]) -> anyhow::Result<Figures> {
+        let args = counts.map(|count| count.to_string());
+        Ok(serde_json::from_value(self.run(&args).await?)?)
+    }
+
+    /// The peer's program with `args` on a fresh database; returns the JSON line it printed
+    /// last.
+    pub async fn run(&self, args: &[String]) -> anyhow::Result<serde_json::Value> {
         let db = TestDatabase::new().await;
         let out = tokio::process::Command::new(&self.program)
             .args(&self.args)
-            .args(counts.map(|count| count.to_string()))
+            .args(args)
             .env("DATABASE_URL", &db.url)
             .env("RUST_LOG", "error")
             .output()
