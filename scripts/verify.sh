@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Checks the engine's protocol models (engine/model) exhaustively with spin; see its README:
-# locks.pml and signals.pml once, leases.pml once for each combination of two faults; then each
-# known bug, put back, must be found. Each model is built into pan in a temporary folder; a
-# search that finds an error keeps the folder and says where the trail is. Exits non-zero on any error, on a
-# search cut short by its depth bound or by memory, and on a known bug that is not found.
+# locks.pml, signals.pml and children.pml once, leases.pml once for each combination of two
+# faults; then each known bug, put back, must be found. Each model is built into pan in a
+# temporary folder; a search that finds an error keeps the folder and says where the trail is.
+# Exits non-zero on any error, on a search cut short by its depth bound or by memory, and on a
+# known bug that is not found.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -20,6 +21,8 @@ bugs=(
   "locks BUG_CANCEL_RUN_FIRST -"
   "locks BUG_RELEASE_UNORDERED -"
   "signals BUG_PARK_SNAPSHOT -"
+  "children BUG_WAKE_IN_HANDOFF -"
+  "children BUG_NO_WAKE_AFTER_PARK -"
 )
 
 # build MODEL [BUG]: spin and gcc make pan in a folder of its own; prints the folder.
@@ -103,6 +106,7 @@ find_bug() {
 start=$(date +%s)
 check locks
 check signals
+check children
 check leases
 for bug in "${bugs[@]}"; do
   # shellcheck disable=SC2086 # a line is words

@@ -34,6 +34,10 @@
  *   one attempt      no two attempts hold the same lease at once
  * and spin's own: no invalid end state.
  *
+ * A child of a step (engine/src/children.rs) is leased, fenced, handed off, released and
+ * rescued as a task is, on its own row: the same protocol, which this model checks once; its
+ * parent's parking and waking are children.pml's.
+ *
  * Known bugs put back with -D: BUG_RUNNING_BY_RUN, BUG_HANDOFF_BY_RUN, BUG_MEMO_UNLOCKED.
  * `./pan -r` (with the budgets the trail was found with) tells a trail's story in its printf
  * lines; `spin -t` cannot, as it does not run the C code that reads the budgets.

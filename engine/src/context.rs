@@ -13,13 +13,14 @@ use serde::{de::DeserializeOwned, Serialize};
 use serde_json::Value;
 use sqlx::{types::Json, PgPool};
 use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
-use uuid::Uuid;
 
 use crate::{
+    children::{self, Progress, Rules},
     ids::RunId,
+    lease::Lease,
     pause::{PausePoint, PausePoints},
     step_error::StepError,
-    wait::{OnDeadline, Then, Wait},
+    wait::{OnDeadline, Policy, Then, Wait},
 };
 
 /// The handle a step gets to the engine. Cheap to clone (into parallel parts of the step).
@@ -40,16 +41,8 @@ struct Inner {
     then: Mutex<Option<Then>>,
     /// The wait before this step, when its deadline passed without the signal.
     expired: Option<Wait>,
-}
-
-/// What identifies an attempt: every write it makes is fenced on all of it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub(crate) struct Lease {
-    pub run_id: RunId,
-    pub generation: i32,
-    pub step_index: i32,
-    pub attempt: i32,
-    pub worker_id: Uuid,
+    /// The children the step may start.
+    rules: Arc<Rules>,
 }
 
 impl StepContext {
@@ -60,6 +53,7 @@ impl StepContext {
         cancel: CancellationToken,
         pauses: PausePoints,
         expired: Option<Wait>,
+        rules: Arc<Rules>,
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
@@ -71,6 +65,7 @@ impl StepContext {
                 cost: Mutex::new(0.0),
                 then: Mutex::new(None),
                 expired,
+                rules,
             }),
         }
     }
@@ -120,6 +115,67 @@ impl StepContext {
     /// [`Wait`]). A signal sent before the wait is kept for it. The last step cannot wait.
     pub fn wait_for(&self, wait: Wait) {
         *self.inner.then.lock().expect("then lock") = Some(Then::Wait(wait));
+    }
+
+    /// Starts a child of `function` (a child function of the workflow) for each key and input
+    /// of `children`, unless this step (in this generation) started it already, and returns
+    /// their outputs, in the order given, once all have finished. Until then the step ends here
+    /// (propagate this call's error with `?`): its run holds no lease and no worker slot, and the
+    /// step runs again when its children have finished, on any worker, to find their results
+    /// (memoize what comes before). A child that fails for good fails the step at once with its
+    /// error, the others running on.
+    pub async fn fan_out<I: Serialize, O: DeserializeOwned>(
+        &self,
+        function: &str,
+        children: Vec<(String, I)>,
+    ) -> Result<Vec<O>, StepError> {
+        let settled = self
+            .children(function, children, Policy::FirstFailure)
+            .await?;
+        settled
+            .into_iter()
+            .map(|result| {
+                result.map_err(|error| StepError {
+                    retryable: false,
+                    ..error
+                })
+            })
+            .collect()
+    }
+
+    /// [`StepContext::fan_out`], which waits for every child and returns each one's result,
+    /// failed ones too.
+    pub async fn fan_out_settled<I: Serialize, O: DeserializeOwned>(
+        &self,
+        function: &str,
+        children: Vec<(String, I)>,
+    ) -> Result<Vec<Result<O, StepError>>, StepError> {
+        self.children(function, children, Policy::All).await
+    }
+
+    async fn children<I: Serialize, O: DeserializeOwned>(
+        &self,
+        function: &str,
+        children: Vec<(String, I)>,
+        policy: Policy,
+    ) -> Result<Vec<Result<O, StepError>>, StepError> {
+        let inner = &self.inner;
+        let progress = children::start(
+            &inner.pool,
+            &inner.lease,
+            &inner.rules,
+            function,
+            children,
+            policy,
+        )
+        .await?;
+        match progress {
+            Progress::Settled(results) => Ok(results),
+            Progress::Running => {
+                *inner.then.lock().expect("then lock") = Some(Then::AwaitChildren(policy));
+                Err(StepError::awaiting_children())
+            }
+        }
     }
 
     pub(crate) fn then(&self) -> Option<Then> {
@@ -186,27 +242,37 @@ impl StepContext {
     /// attempt that lost its lease neither starts new parts nor records them. The write holds the
     /// task's row (`FOR SHARE`) while it checks the lease: a release or rescue of the task
     /// (an `UPDATE`, which takes `FOR NO KEY UPDATE`) either waits for the memo to commit or is
-    /// waited for and then seen.
+    /// waited for and then seen. A child's attempt is fenced on its child's row alike.
     pub async fn memo<T, F>(&self, key: &str, part: F) -> Result<T, StepError>
     where
         T: Serialize + DeserializeOwned,
         F: Future<Output = Result<T, StepError>>,
     {
         let lease = &self.inner.lease;
+        // A child's memos are its own, among its step's.
+        let key = match lease.child {
+            Some(child) => format!("child:{child}/{key}"),
+            None => key.to_owned(),
+        };
         let (stored, owned): (Option<Value>, bool) = sqlx::query_as(
             "SELECT (SELECT value FROM memos
                      WHERE run_id = $1 AND generation = $2 AND step_index = $3 AND key = $6
                        AND superseded_at IS NULL),
-                    EXISTS (SELECT 1 FROM tasks
-                            WHERE run_id = $1 AND generation = $2 AND step_index = $3
-                              AND attempt = $4 AND lease_owner = $5)",
+                    CASE WHEN $7::bigint IS NULL
+                         THEN EXISTS (SELECT 1 FROM tasks
+                                      WHERE run_id = $1 AND generation = $2 AND step_index = $3
+                                        AND attempt = $4 AND lease_owner = $5)
+                         ELSE EXISTS (SELECT 1 FROM children
+                                      WHERE id = $7 AND attempt = $4 AND lease_owner = $5)
+                    END",
         )
         .bind(lease.run_id)
         .bind(lease.generation)
         .bind(lease.step_index)
         .bind(lease.attempt)
         .bind(lease.worker_id)
-        .bind(key)
+        .bind(&key)
+        .bind(lease.child)
         .fetch_one(&self.inner.pool)
         .await
         .map_err(database_error)?;
@@ -219,14 +285,18 @@ impl StepContext {
         let value = part.await?;
         self.inner.pauses.reach(PausePoint::MemoWrite).await;
         let recorded = sqlx::query(
-            "WITH owned AS (
+            "WITH owned_task AS (
                  SELECT 1 FROM tasks
-                 WHERE run_id = $1 AND generation = $2 AND step_index = $3
+                 WHERE $8::bigint IS NULL AND run_id = $1 AND generation = $2 AND step_index = $3
                    AND attempt = $4 AND lease_owner = $5
+                 FOR SHARE
+             ), owned_child AS (
+                 SELECT 1 FROM children WHERE id = $8 AND attempt = $4 AND lease_owner = $5
                  FOR SHARE
              )
              INSERT INTO memos (run_id, step_index, key, generation, value, attempt)
-             SELECT $1, $3, $6, $2, $7, $4 FROM owned
+             SELECT $1, $3, $6, $2, $7, $4
+             FROM (SELECT 1 FROM owned_task UNION ALL SELECT 1 FROM owned_child) AS owned
              ON CONFLICT DO NOTHING",
         )
         .bind(lease.run_id)
@@ -234,8 +304,9 @@ impl StepContext {
         .bind(lease.step_index)
         .bind(lease.attempt)
         .bind(lease.worker_id)
-        .bind(key)
+        .bind(&key)
         .bind(Json(&value))
+        .bind(lease.child)
         .execute(&self.inner.pool)
         .await
         .map_err(database_error)?;

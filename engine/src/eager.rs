@@ -11,7 +11,7 @@ use serde_json::Value;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use uuid::Uuid;
 
-use crate::{context::Lease, ids::RunId, task::Attempt, workflow::WorkflowDef};
+use crate::{ids::RunId, lease::Lease, task::Attempt, workflow::WorkflowDef};
 
 /// An attempt leased at its run's start, with the worker slot reserved for it.
 pub(crate) struct Eager {
@@ -92,12 +92,14 @@ impl Reservation {
                 step_index: 0,
                 attempt: 1,
                 worker_id: self.worker.id(),
+                child: None,
             },
             step_name: workflow.steps[0].name.to_owned(),
             workflow,
             input,
             leased_at,
             interrupted: 0,
+            suspended: 0,
             expired: None,
         }
     }

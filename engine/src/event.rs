@@ -39,6 +39,8 @@ pub enum EventKind {
     Resumed,
     /// A fork of the run was started (its id is in the detail).
     Forked,
+    /// A step's children run; the step runs again when they let it.
+    AwaitingChildren,
 }
 
 impl EventKind {
@@ -61,6 +63,7 @@ impl EventKind {
             Self::SignalReceived => "signal_received",
             Self::Resumed => "resumed",
             Self::Forked => "forked",
+            Self::AwaitingChildren => "awaiting_children",
         }
     }
 }

@@ -1,8 +1,9 @@
 //! Forks: a new run of the same workflow version, started from a step of another run (its
 //! parent). The steps before the fork point are not run again: the fork's checkpoints of them
 //! share the parent's by reference (rows that name the checkpoint they share), unless the caller
-//! overrides some of their outputs. The fork inherits the parent's memos of the fork point and
-//! later steps, minus those it is told to drop, and the signal its first step resumed with.
+//! overrides some of their outputs. The fork inherits the parent's memos and children's results
+//! of the fork point and later steps, minus those it is told to drop, and the signal its first
+//! step resumed with.
 //! Runs form trees through their parents; replay stays the operators' fork in place.
 
 use std::collections::BTreeMap;
@@ -32,6 +33,9 @@ pub struct ForkOptions {
     /// Memos of the fork point and later steps not to inherit, as (step, key): those parts are
     /// made again.
     pub drop_memos: Vec<(String, String)>,
+    /// Children of the fork point and later steps whose results not to inherit, as (step, key):
+    /// those children run again.
+    pub drop_children: Vec<(String, String)>,
 }
 
 impl ForkOptions {
@@ -45,6 +49,12 @@ impl ForkOptions {
     /// Leaves out memo `key` of `step`, so that the fork makes that part again.
     pub fn drop_memo(mut self, step: &str, key: &str) -> Self {
         self.drop_memos.push((step.to_owned(), key.to_owned()));
+        self
+    }
+
+    /// Leaves out the result of `step`'s child `key`, so that the fork runs that child again.
+    pub fn drop_child(mut self, step: &str, key: &str) -> Self {
+        self.drop_children.push((step.to_owned(), key.to_owned()));
         self
     }
 }
@@ -103,16 +113,19 @@ pub(crate) async fn fork(
         }
         overrides.insert(index, output);
     }
-    let mut drops = Drops::default();
-    for (step, key) in &options.drop_memos {
-        let index = def.step_index(step).ok_or_else(|| unknown(step))?;
-        if index < from {
-            return Err(Error::InvalidFork(format!(
-                "step {step:?} is before the fork point {from_step:?}: its memos are not inherited"
-            )));
+    let mut drops = [Drops::default(), Drops::default()];
+    let lists = [&options.drop_memos, &options.drop_children];
+    for (drops, list) in drops.iter_mut().zip(lists) {
+        for (step, key) in list {
+            let index = def.step_index(step).ok_or_else(|| unknown(step))?;
+            if index < from {
+                return Err(Error::InvalidFork(format!(
+                    "step {step:?} is before the fork point {from_step:?}: nothing of it is inherited"
+                )));
+            }
+            drops.step_index.push(index as i32);
+            drops.key.push(key.clone());
         }
-        drops.step_index.push(index as i32);
-        drops.key.push(key.clone());
     }
     let shared: Vec<Shared> = sqlx::query_as(
         "SELECT step_index, COALESCE(source_run_id, run_id) AS source_run_id,
@@ -215,7 +228,7 @@ struct ForkPoint<'a> {
     limit_key: Option<&'a str>,
 }
 
-/// The memos not to inherit, as the columns of an `unnest`.
+/// The memos (or children) not to inherit, as the columns of an `unnest`.
 #[derive(Default)]
 struct Drops {
     step_index: Vec<i32>,
@@ -228,7 +241,7 @@ async fn write(
     conn: &mut PgConnection,
     point: &ForkPoint<'_>,
     rows: &Rows,
-    drops: &Drops,
+    [memos, children]: &[Drops; 2],
 ) -> Result<()> {
     sqlx::query(
         "WITH checkpoint AS (
@@ -246,6 +259,17 @@ async fn write(
              WHERE run_id = $2 AND step_index >= $3 AND superseded_at IS NULL
                AND (step_index, key) NOT IN (SELECT * FROM unnest($9::int[], $10::text[]))
              ORDER BY step_index, key, generation DESC
+         ), child AS (
+             INSERT INTO children (run_id, generation, step_index, key, workflow,
+                                   workflow_version, function, input, limit_key, attempt, output,
+                                   finished_at)
+             SELECT $1, 0, step_index, key, workflow, workflow_version, function, input,
+                    limit_key, attempt, output, finished_at
+             FROM children c
+             WHERE run_id = $2 AND step_index >= $3 AND output IS NOT NULL
+               AND generation = (SELECT max(generation) FROM children x
+                                 WHERE x.run_id = $2 AND x.step_index = c.step_index)
+               AND (step_index, key) NOT IN (SELECT * FROM unnest($15::int[], $16::text[]))
          ), signal AS (
              INSERT INTO signals (run_id, name, payload, sent_at, generation, step_index,
                                   consumed_at)
@@ -276,12 +300,14 @@ async fn write(
     .bind(&rows.output)
     .bind(&rows.source_run_id)
     .bind(&rows.source_generation)
-    .bind(&drops.step_index)
-    .bind(&drops.key)
+    .bind(&memos.step_index)
+    .bind(&memos.key)
     .bind(Uuid::nil())
     .bind(point.step)
     .bind(TASKS_CHANNEL)
     .bind(point.limit_key)
+    .bind(&children.step_index)
+    .bind(&children.key)
     .execute(conn)
     .await?;
     Ok(())

@@ -17,6 +17,8 @@
 //!   [`Engine::signal`] delivers; meanwhile no process holds the run.
 //! - limit: a key whose concurrency and rate every process respects for the steps that name it
 //!   ([`Limit`]).
+//! - child: a function a step fans out to ([`StepContext::fan_out`]), run in parallel on any
+//!   workers while the step waits holding no lease.
 //! - fork: a new run started from a step of another ([`Engine::fork`]), sharing its earlier
 //!   checkpoints by reference; runs form trees ([`Engine::tree`]).
 //! - event: an append-only history row of a run.
@@ -28,6 +30,7 @@
 //! old history; any number of either may run against one database.
 
 mod channels;
+mod children;
 mod connection;
 mod context;
 mod eager;
@@ -38,6 +41,7 @@ mod fork;
 mod handoff;
 mod hook;
 mod ids;
+mod lease;
 mod limiter;
 mod limits;
 mod liveness;

@@ -16,9 +16,9 @@ use uuid::Uuid;
 
 use crate::{
     channels::{CANCELS_CHANNEL, TASKS_CHANNEL},
-    context::Lease,
     error::{Error, Result},
     ids::RunId,
+    lease::Lease,
     pause::{PausePoint, PausePoints},
 };
 
@@ -158,10 +158,11 @@ struct BeatRow {
     step_index: Option<i32>,
     attempt: Option<i32>,
     leased_at: Option<DateTime<Utc>>,
+    child: Option<i64>,
     now: DateTime<Utc>,
 }
 
-/// Renews the lease of every task the worker holds.
+/// Renews the lease of every task and child the worker holds.
 pub(crate) async fn heartbeat(conn: &mut PgConnection, id: Uuid, ttl: Duration) -> Result<Beat> {
     let rows: Vec<BeatRow> = sqlx::query_as(
         "WITH beat AS (
@@ -170,8 +171,12 @@ pub(crate) async fn heartbeat(conn: &mut PgConnection, id: Uuid, ttl: Duration) 
                  state = 'active', stopped_at = NULL
              WHERE id = $1
          )
-         SELECT t.run_id, t.generation, t.step_index, t.attempt, t.leased_at, now() AS now
-         FROM (SELECT 1) AS one LEFT JOIN tasks t ON t.lease_owner = $1",
+         SELECT t.run_id, t.generation, t.step_index, t.attempt, t.leased_at,
+                NULL::bigint AS child, now() AS now
+         FROM (SELECT 1) AS one LEFT JOIN tasks t ON t.lease_owner = $1
+         UNION ALL
+         SELECT run_id, generation, step_index, attempt, leased_at, id, now()
+         FROM children WHERE lease_owner = $1",
     )
     .bind(id)
     .bind(ttl.as_secs_f64() * 1000.0)
@@ -187,6 +192,7 @@ pub(crate) async fn heartbeat(conn: &mut PgConnection, id: Uuid, ttl: Duration) 
                 step_index: row.step_index?,
                 attempt: row.attempt?,
                 worker_id: id,
+                child: row.child,
             };
             Some((lease, row.leased_at?))
         })
@@ -194,8 +200,9 @@ pub(crate) async fn heartbeat(conn: &mut PgConnection, id: Uuid, ttl: Duration) 
     Ok(Beat { held, now })
 }
 
-/// Gives back the tasks leased to the worker (only those of `leases` taken before `before`, when
-/// given), so that another worker takes them at once. Their attempts count as interrupted.
+/// Gives back the tasks and children leased to the worker (only those of `leases` taken before
+/// `before`, when given), so that another worker takes them at once. Their attempts count as
+/// interrupted.
 pub(crate) async fn release(
     conn: &mut PgConnection,
     id: Uuid,
@@ -203,7 +210,15 @@ pub(crate) async fn release(
     reason: &str,
 ) -> Result<u64> {
     let (leases, before) = only.unzip();
-    let column = |f: fn(&Lease) -> i32| leases.map(|l| l.iter().map(f).collect::<Vec<_>>());
+    let tasks: Option<Vec<&Lease>> =
+        leases.map(|l| l.iter().filter(|l| l.child.is_none()).collect());
+    let children: Option<Vec<&Lease>> =
+        leases.map(|l| l.iter().filter(|l| l.child.is_some()).collect());
+    let column = |leases: &Option<Vec<&Lease>>, f: fn(&Lease) -> i32| {
+        leases
+            .as_ref()
+            .map(|l| l.iter().map(|l| f(l)).collect::<Vec<_>>())
+    };
     let released: i64 = sqlx::query_scalar(
         "WITH locked AS (
              SELECT run_id FROM tasks
@@ -219,21 +234,38 @@ pub(crate) async fn release(
                                 interrupted = t.interrupted + 1
              FROM locked l WHERE t.run_id = l.run_id
              RETURNING t.run_id, t.step, t.attempt
+         ), locked_children AS (
+             SELECT id FROM children
+             WHERE lease_owner = $1
+               AND ($9::bigint[] IS NULL
+                    OR (id, attempt) IN (SELECT * FROM unnest($9::bigint[], $10::int[])))
+               AND ($6::timestamptz IS NULL OR leased_at < $6)
+             ORDER BY id
+             FOR UPDATE SKIP LOCKED
+         ), released_children AS (
+             UPDATE children c SET lease_owner = NULL, leased_at = NULL, run_at = now(),
+                                   interrupted = c.interrupted + 1
+             FROM locked_children l WHERE c.id = l.id
+             RETURNING c.id
          ), logged AS (
              INSERT INTO events (run_id, kind, step, attempt, worker_id, detail)
              SELECT run_id, 'lease_released', step, attempt, $1, jsonb_build_object('reason', $7::text)
              FROM released
          )
-         SELECT count(*) FROM released WHERE pg_notify($8, '') IS NOT NULL",
+         SELECT n FROM (SELECT (SELECT count(*) FROM released)
+                               + (SELECT count(*) FROM released_children) AS n) AS given_back
+         WHERE n = 0 OR pg_notify($8, '') IS NOT NULL",
     )
     .bind(id)
-    .bind(leases.map(|l| l.iter().map(|l| l.run_id).collect::<Vec<_>>()))
-    .bind(column(|l| l.generation))
-    .bind(column(|l| l.step_index))
-    .bind(column(|l| l.attempt))
+    .bind(tasks.as_ref().map(|l| l.iter().map(|l| l.run_id).collect::<Vec<_>>()))
+    .bind(column(&tasks, |l| l.generation))
+    .bind(column(&tasks, |l| l.step_index))
+    .bind(column(&tasks, |l| l.attempt))
     .bind(before)
     .bind(reason)
     .bind(TASKS_CHANNEL)
+    .bind(children.as_ref().map(|l| l.iter().filter_map(|l| l.child).collect::<Vec<_>>()))
+    .bind(column(&children, |l| l.attempt))
     .fetch_one(conn)
     .await?;
     Ok(released as u64)

@@ -34,7 +34,12 @@ impl Registry {
         self.workflows.iter().map(|w| w.version).collect()
     }
 
-    /// Every limit the steps name, one per key.
+    /// Whether any of the workflows has child functions.
+    pub fn has_children(&self) -> bool {
+        self.workflows.iter().any(|w| !w.children.is_empty())
+    }
+
+    /// Every limit the steps and child functions name, one per key.
     pub fn limits(&self) -> &[Limit] {
         &self.limits
     }
@@ -42,7 +47,7 @@ impl Registry {
     /// One limit per key: where steps name one key with different bounds, the tightest of each.
     fn merged_limits(&self) -> Vec<Limit> {
         let mut limits: Vec<Limit> = Vec::new();
-        let steps = self.workflows.iter().flat_map(|w| &w.steps);
+        let steps = (self.workflows.iter()).flat_map(|w| w.steps.iter().chain(&w.children));
         for limit in steps.filter_map(|s| s.limit.as_ref()) {
             let Some(known) = limits.iter_mut().find(|l| l.key == limit.key) else {
                 limits.push(limit.clone());

@@ -144,7 +144,8 @@ async fn lock(conn: &mut PgConnection, run_id: RunId) -> Result<Locked> {
 }
 
 /// Re-runs a finished run from `step`: the checkpoints and memos of that step and the ones after
-/// it are superseded (kept as history) and the step is due again.
+/// it are superseded (kept as history), their unfinished children cancelled, and the step is due
+/// again.
 pub(crate) async fn replay(
     pool: &PgPool,
     find_workflow: impl Fn(&str, i32) -> Option<std::sync::Arc<WorkflowDef>>,
@@ -180,6 +181,12 @@ pub(crate) async fn replay(
          ), memo AS (
              UPDATE memos SET superseded_at = now()
              WHERE run_id = $1 AND step_index >= $2 AND superseded_at IS NULL
+         ), children AS (
+             UPDATE children
+             SET finished_at = now(), lease_owner = NULL, leased_at = NULL,
+                 error = jsonb_build_object('retryable', false, 'code', 'superseded',
+                                            'message', 'a replay superseded its step')
+             WHERE run_id = $1 AND step_index >= $2 AND finished_at IS NULL
          ), task AS (
              INSERT INTO tasks (run_id, workflow, workflow_version, generation, step_index, step,
                                 limit_key)
@@ -213,9 +220,9 @@ pub(crate) async fn replay(
     Ok(())
 }
 
-/// Cancels a running run: its task is removed, so no further step is claimed, and the worker of
-/// the attempt that may be running is notified when the cancel commits (its next heartbeat
-/// catches a lost notification).
+/// Cancels a running run: its task is removed and its unfinished children cancelled, so no
+/// further step or child is claimed, and the workers of the attempts that may be running are
+/// notified when the cancel commits (their next heartbeat catches a lost notification).
 ///
 /// Like every transaction that touches a run and its task, it locks the task first, then the run
 /// (docs/state-machine.md). A running run always has its task, so a running run whose task was
@@ -247,6 +254,12 @@ pub(crate) async fn cancel(
         sqlx::query(
             "WITH task AS (
                  DELETE FROM tasks WHERE run_id = $1
+             ), children AS (
+                 UPDATE children
+                 SET finished_at = now(), lease_owner = NULL, leased_at = NULL,
+                     error = jsonb_build_object('retryable', false, 'code', 'cancelled',
+                                                'message', 'the run was cancelled')
+                 WHERE run_id = $1 AND finished_at IS NULL
              ), event AS (
                  INSERT INTO events (run_id, kind) VALUES ($1, 'cancelled')
              )

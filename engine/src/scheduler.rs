@@ -1,7 +1,8 @@
-//! The scheduler loop: rescues the tasks of dead workers (their advisory lock is free: the
-//! process or its connection is gone) and of silent ones (their lease lapsed: paused or cut
-//! off), and trims the history of runs finished longer ago than the retention. Every statement
-//! is safe to run from any number of processes at once.
+//! The scheduler loop: rescues the tasks and children of dead workers (their advisory lock is
+//! free: the process or its connection is gone) and of silent ones (their lease lapsed: paused
+//! or cut off), wakes steps whose children finished while their wake was lost, and trims the
+//! history of runs finished longer ago than the retention. Every statement is safe to run from
+//! any number of processes at once.
 
 use std::time::Duration;
 
@@ -9,7 +10,7 @@ use sqlx::PgPool;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::{channels::TASKS_CHANNEL, connection::Dedicated, error::Result};
+use crate::{channels::TASKS_CHANNEL, children, connection::Dedicated, error::Result};
 
 /// How the scheduler runs.
 #[derive(Debug, Clone)]
@@ -82,8 +83,8 @@ impl Scheduler {
         }
     }
 
-    /// Marks dead the workers whose lock is free or whose lease lapsed, and queues their tasks
-    /// again for any worker.
+    /// Marks dead the workers whose lock is free or whose lease lapsed, and queues their tasks and
+    /// children again for any worker; wakes the steps whose children have all finished.
     pub async fn rescue(&mut self) -> Result<Rescue> {
         let rescued = self.rescue_on_own_connection().await;
         if rescued.is_err() {
@@ -98,6 +99,8 @@ impl Scheduler {
                  SELECT id, lease_expires_at < now() AS expired FROM workers
                  WHERE state = 'active'
                     OR id IN (SELECT DISTINCT lease_owner FROM tasks WHERE lease_owner IS NOT NULL)
+                    OR id IN (SELECT DISTINCT lease_owner FROM children
+                              WHERE lease_owner IS NOT NULL)
              ), dead AS (
                  SELECT id, expired FROM candidates
                  WHERE expired OR pg_try_advisory_xact_lock(worker_lock_key(id))
@@ -121,20 +124,34 @@ impl Scheduler {
                             THEN 'the worker stopped heartbeating'
                             ELSE 'the worker''s process or connection is gone' END)
                  FROM released
+             ), locked_children AS (
+                 SELECT c.id, c.lease_owner FROM children c
+                 JOIN dead ON c.lease_owner = dead.id
+                 ORDER BY c.id
+                 FOR UPDATE OF c SKIP LOCKED
+             ), released_children AS (
+                 UPDATE children c SET lease_owner = NULL, leased_at = NULL, run_at = now(),
+                                       interrupted = c.interrupted + 1
+                 FROM locked_children l WHERE c.id = l.id AND c.lease_owner = l.lease_owner
+                 RETURNING c.id
              )
-             SELECT (SELECT count(*) FROM dead), count(*)
-             FROM released WHERE pg_notify($1, '') IS NOT NULL",
+             SELECT (SELECT count(*) FROM dead), n
+             FROM (SELECT (SELECT count(*) FROM released)
+                          + (SELECT count(*) FROM released_children) AS n) AS given_back
+             WHERE n = 0 OR pg_notify($1, '') IS NOT NULL",
         )
         .bind(TASKS_CHANNEL)
         .fetch_one(self.conn.get().await?)
         .await?;
+        // The sweep: steps whose children finished while their wake was lost to a crash.
+        children::wake(self.conn.get().await?, None).await?;
         Ok(Rescue {
             dead_workers: dead_workers as u64,
             tasks_released: tasks_released as u64,
         })
     }
 
-    /// Deletes the events, signals, memos and superseded checkpoints (but those a fork shares) of
+    /// Deletes the events, signals, children, memos and superseded checkpoints (but those a fork shares) of
     /// runs finished more than `retention` ago, and the registry rows of workers gone as long.
     /// Returns how many runs were trimmed.
     pub async fn trim(&mut self, retention: Duration) -> Result<u64> {
@@ -159,6 +176,8 @@ impl Scheduler {
                      DELETE FROM events WHERE run_id IN (SELECT id FROM old)
                  ), signals AS (
                      DELETE FROM signals WHERE run_id IN (SELECT id FROM old)
+                 ), children AS (
+                     DELETE FROM children WHERE run_id IN (SELECT id FROM old)
                  ), memos AS (
                      DELETE FROM memos WHERE run_id IN (SELECT id FROM old)
                  ), checkpoints AS (

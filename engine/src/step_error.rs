@@ -61,6 +61,15 @@ impl StepError {
         )
     }
 
+    /// What [`crate::StepContext::fan_out`] returns while children run: the step ends here, and
+    /// runs again once they let it.
+    pub(crate) fn awaiting_children() -> Self {
+        Self::retryable(
+            "awaiting_children",
+            "the step's children are running; it runs again when they have finished",
+        )
+    }
+
     /// A step whose attempts were interrupted `times` times, more than the engine allows.
     pub(crate) fn interrupted_too_often(times: i32) -> Self {
         Self::permanent(

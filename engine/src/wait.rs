@@ -61,4 +61,24 @@ impl Wait {
 pub(crate) enum Then {
     ContinueAt(DateTime<Utc>),
     Wait(Wait),
+    /// The step runs again once its children let it (see [`crate::children`]).
+    AwaitChildren(Policy),
+}
+
+/// When a parked step falls due again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Policy {
+    /// When every child has finished, failed or not.
+    All,
+    /// When every child has finished, or as soon as one has failed for good.
+    FirstFailure,
+}
+
+impl Policy {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Self::All => "all",
+            Self::FirstFailure => "first_failure",
+        }
+    }
 }

@@ -10,6 +10,7 @@ use serde_json::Value;
 use sqlx::PgConnection;
 
 use crate::{
+    children::Rules,
     context::StepContext,
     hook::{Hook, HookError, Transition},
     limiter::Bucket,
@@ -147,6 +148,9 @@ where
     }
 }
 
+/// The most children one step may start, unless its workflow says otherwise.
+const DEFAULT_MAX_CHILDREN: usize = 10_000;
+
 /// A workflow whose runs take an input of type `I`. Cheap to clone.
 pub struct Workflow<I> {
     pub(crate) def: Arc<WorkflowDef>,
@@ -170,11 +174,20 @@ pub(crate) struct WorkflowDef {
     pub hook: Option<Arc<dyn Hook>>,
     /// The signals its steps may wait for.
     pub signals: Vec<&'static str>,
+    /// The functions its steps may start as children.
+    pub children: Vec<StepDef>,
+    /// What its steps may start, as their contexts see it.
+    pub rules: Arc<Rules>,
 }
 
 impl WorkflowDef {
     pub fn step_index(&self, name: &str) -> Option<usize> {
         self.steps.iter().position(|s| s.name == name)
+    }
+
+    /// The child function named `name`, if the workflow has it.
+    pub fn child(&self, name: &str) -> Option<&StepDef> {
+        self.children.iter().find(|c| c.name == name)
     }
 
     /// The limit key of step `index`, if it has one.
@@ -200,6 +213,8 @@ impl<I> Workflow<I> {
             steps: Vec::new(),
             hook: None,
             signals: Vec::new(),
+            children: Vec::new(),
+            max_children: DEFAULT_MAX_CHILDREN,
             _types: PhantomData,
         }
     }
@@ -225,6 +240,8 @@ pub struct WorkflowBuilder<I, Last> {
     steps: Vec<StepDef>,
     hook: Option<Arc<dyn Hook>>,
     signals: Vec<&'static str>,
+    children: Vec<StepDef>,
+    max_children: usize,
     _types: PhantomData<fn(I) -> Last>,
 }
 
@@ -244,6 +261,8 @@ impl<I, Last> WorkflowBuilder<I, Last> {
             steps: self.steps,
             hook: self.hook,
             signals: self.signals,
+            children: self.children,
+            max_children: self.max_children,
             _types: PhantomData,
         }
     }
@@ -254,6 +273,26 @@ impl<I, Last> WorkflowBuilder<I, Last> {
         if !self.signals.contains(&name) {
             self.signals.push(name);
         }
+        self
+    }
+
+    /// Declares a function its steps may start as children (see
+    /// [`StepContext::fan_out`](crate::StepContext::fan_out)): a step whose name is the
+    /// function's (a durable contract), with its own retry policy, timeout and limit.
+    pub fn child<CI, CO>(mut self, child: Step<CI, CO>) -> Self {
+        assert!(
+            self.children.iter().all(|c| c.name != child.def.name),
+            "workflow {}: child function {} is defined twice",
+            self.name,
+            child.def.name
+        );
+        self.children.push(child.def);
+        self
+    }
+
+    /// The most children one step may start (10 000 unless set).
+    pub fn max_children(mut self, max: usize) -> Self {
+        self.max_children = max;
         self
     }
 
@@ -269,6 +308,14 @@ impl<I, Last> WorkflowBuilder<I, Last> {
     /// If no step was added: a workflow without steps is a programming error.
     pub fn build(self) -> Workflow<I> {
         assert!(!self.steps.is_empty(), "workflow {} has no step", self.name);
+        let rules = Rules {
+            workflow: self.name,
+            version: self.version,
+            functions: (self.children.iter())
+                .map(|c| (c.name, c.limit.as_ref().map(|l| l.key.clone())))
+                .collect(),
+            max_children: self.max_children,
+        };
         Workflow {
             def: Arc::new(WorkflowDef {
                 name: self.name,
@@ -276,6 +323,8 @@ impl<I, Last> WorkflowBuilder<I, Last> {
                 steps: self.steps,
                 hook: self.hook,
                 signals: self.signals,
+                children: self.children,
+                rules: Arc::new(rules),
             }),
             _input: PhantomData,
         }

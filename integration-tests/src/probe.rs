@@ -289,3 +289,79 @@ pub fn limited(pool: PgPool) -> [Workflow<u64>; 2] {
         ),
     ]
 }
+
+/// How the `fan` workflow's step fans out: `children` children of `square`, each working `ms`
+/// milliseconds; child `fail` fails for good; with `settled`, the step waits for every child
+/// and counts the failures instead of failing.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Fan {
+    pub children: u64,
+    pub ms: u64,
+    pub fail: Option<u64>,
+    pub settled: bool,
+}
+
+/// What the `fan` workflow's step made of its children.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Fanned {
+    pub sum: u64,
+    pub failed: usize,
+}
+
+/// The fan-out workflow: step `spread` starts its children (`square`, recorded in
+/// `probe_executions` as step `square`, part = the child's number) and sums their squares; step
+/// `done` passes that on. Every execution of `spread` is recorded too.
+pub fn fan(pool: PgPool) -> Workflow<Fan> {
+    let square_pool = pool.clone();
+    let square = Step::new(
+        "square",
+        move |ctx: StepContext, (i, ms, fail): (u64, u64, bool)| {
+            let pool = square_pool.clone();
+            async move {
+                record(&pool, &ctx, Some(i as u32)).await?;
+                tokio::time::sleep(Duration::from_millis(ms)).await;
+                if fail {
+                    return Err(StepError::permanent(
+                        "refused",
+                        format!("child {i} fails on purpose"),
+                    ));
+                }
+                Ok(i * i)
+            }
+        },
+    )
+    .retry(RetryPolicy {
+        initial_backoff: Duration::from_millis(50),
+        ..RetryPolicy::default()
+    });
+    let spread = Step::new("spread", move |ctx: StepContext, fan: Fan| {
+        let pool = pool.clone();
+        async move {
+            record(&pool, &ctx, None).await?;
+            let children: Vec<(String, (u64, u64, bool))> = (0..fan.children)
+                .map(|i| (format!("c{i}"), (i, fan.ms, fan.fail == Some(i))))
+                .collect();
+            if fan.settled {
+                let results: Vec<Result<u64, StepError>> =
+                    ctx.fan_out_settled("square", children).await?;
+                let sum = results.iter().filter_map(|r| r.as_ref().ok()).sum();
+                let failed = results.iter().filter(|r| r.is_err()).count();
+                return Ok(Fanned { sum, failed });
+            }
+            let squares: Vec<u64> = ctx.fan_out("square", children).await?;
+            Ok(Fanned {
+                sum: squares.iter().sum(),
+                failed: 0,
+            })
+        }
+    });
+    let done = Step::new("done", |_: StepContext, fanned: Fanned| async move {
+        Ok::<_, StepError>(fanned)
+    });
+    Workflow::builder("fan", 1)
+        .child(square)
+        .max_children(100)
+        .step(spread)
+        .step(done)
+        .build()
+}

@@ -80,7 +80,8 @@ impl<'a> RunChange<'a> {
             | EventKind::Waiting
             | EventKind::SignalReceived
             | EventKind::Resumed
-            | EventKind::Forked => return None,
+            | EventKind::Forked
+            | EventKind::AwaitingChildren => return None,
         })
     }
 }

@@ -11,7 +11,7 @@ use crate::{
     ids::RunError,
     step_error::StepError,
     task::Attempt,
-    wait::{Then, Wait},
+    wait::{Policy, Then, Wait},
 };
 
 /// How an attempt ended.
@@ -26,6 +26,8 @@ pub(crate) enum Outcome {
     /// It was stopped because its worker lost the liveness lock, and did not succeed: not a try
     /// of the step, but an interruption, like a crash of its worker.
     Interrupted,
+    /// It started children that still run: the step runs again once they let it.
+    AwaitingChildren(Policy),
 }
 
 /// A finished attempt waiting for its hand-off.
@@ -40,7 +42,7 @@ pub(crate) struct Finished {
 /// What became of a finished attempt.
 pub(crate) enum HandOff {
     /// Committed, and the run's next step is leased to this worker: run it now.
-    Next(Attempt),
+    Next(Box<Attempt>),
     /// Committed; nothing more for this worker to do.
     Done,
     /// Committed; the step is due again after this delay.
@@ -67,6 +69,8 @@ pub(super) enum Action {
     Retry(Duration),
     /// Give the task back for any worker, counting the attempt as interrupted.
     Release,
+    /// Park the task until the step's children let it run again.
+    Await(Policy),
     /// Fail the run.
     Fail(RunError),
 }
@@ -81,6 +85,7 @@ impl Action {
             Self::Wait(_) => "wait",
             Self::Retry(_) => "retry",
             Self::Release => "release",
+            Self::Await(_) => "await",
             Self::Fail(_) => "fail",
         }
     }
@@ -88,7 +93,8 @@ impl Action {
     fn plan(finished: &Finished) -> Self {
         let attempt = &finished.attempt;
         let index = attempt.lease.step_index as usize;
-        let last = index + 1 == attempt.workflow.steps.len();
+        // A child's success completes the child.
+        let last = attempt.lease.child.is_some() || index + 1 == attempt.workflow.steps.len();
         match &finished.outcome {
             Outcome::Succeeded { .. } if last => Self::Complete,
             Outcome::Succeeded {
@@ -107,6 +113,7 @@ impl Action {
             }
             Outcome::Succeeded { .. } => Self::Enqueue,
             Outcome::Interrupted => Self::Release,
+            Outcome::AwaitingChildren(policy) => Self::Await(*policy),
             Outcome::Failed(error) => {
                 let delay = attempt
                     .step()

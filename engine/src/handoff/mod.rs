@@ -23,9 +23,9 @@ use self::{
 };
 use crate::{
     connection::{is_transient, Dedicated},
-    context::Lease,
     hook::{HookError, Transition, TransitionKind},
     ids::RunId,
+    lease::Lease,
     pause::{PausePoint, PausePoints},
     signal,
     step_error::StepError,
@@ -36,6 +36,7 @@ use crate::{
 pub(crate) use batch::{Finished, HandOff, Outcome};
 
 mod batch;
+mod children;
 mod statement;
 
 /// The most attempts one hand-off transaction takes.
@@ -136,13 +137,18 @@ impl Completer {
         let worker_id = self.worker_id;
         let committed = async {
             let conn = self.conn.get_for(batch.len()).await?;
-            let hooked = batch.iter().any(|i| {
-                i.finished.attempt.workflow.hook.is_some() || matches!(i.action, Action::Wait(_))
+            let one_statement = batch.iter().all(|i| {
+                i.finished.attempt.workflow.hook.is_none()
+                    && !matches!(i.action, Action::Wait(_))
+                    && i.finished.attempt.lease.child.is_none()
             });
-            if !hooked {
-                return Ok(fenced(write(conn, worker_id, batch).await?));
-            }
-            commit_in_transaction(conn, worker_id, batch).await
+            let fenced = if one_statement {
+                fenced(write(&mut *conn, worker_id, batch).await?)
+            } else {
+                commit_in_transaction(&mut *conn, worker_id, batch).await?
+            };
+            wake_parents(conn, batch, &fenced).await;
+            Ok(fenced)
         }
         .await;
         if committed.as_ref().is_err_and(HandOffError::is_transient) {
@@ -152,8 +158,8 @@ impl Completer {
     }
 }
 
-/// Commits a batch that needs more than its one statement: the workflows' hooks, and the resumes
-/// of runs that park while their signal is already there. The statement holds the parked runs'
+/// Commits a batch that needs more than its one statement: children's attempts, the workflows'
+/// hooks, and the resumes of runs that park while their signal is already there. The statement holds the parked runs'
 /// tasks, so a signal sent meanwhile either committed before the resume's snapshot (and the
 /// resume takes it) or waits for this commit and then finds the run waiting.
 async fn commit_in_transaction(
@@ -162,7 +168,10 @@ async fn commit_in_transaction(
     batch: &[Item],
 ) -> Result<Fenced, HandOffError> {
     let mut tx = conn.begin().await?;
-    let fenced = fenced(write(&mut tx, worker_id, batch).await?);
+    let mut fenced = fenced(write(&mut tx, worker_id, batch).await?);
+    fenced.extend(self::fenced(
+        children::write(&mut tx, worker_id, batch).await?,
+    ));
     let parked: Vec<RunId> = batch
         .iter()
         .enumerate()
@@ -180,6 +189,31 @@ async fn commit_in_transaction(
         .map_err(HandOffError::Hook)?;
     tx.commit().await?;
     Ok(fenced)
+}
+
+/// Wakes, once their hand-offs committed, the steps whose children may all have finished: those
+/// that just parked to wait for them, and the parents of the children that just finished. Left to
+/// the scheduler's sweep if it fails.
+async fn wake_parents(conn: &mut PgConnection, batch: &[Item], fenced: &Fenced) {
+    let mut parents: Vec<RunId> = batch
+        .iter()
+        .enumerate()
+        .filter(|(position, item)| {
+            let child = item.finished.attempt.lease.child.is_some();
+            let finished = matches!(item.action, Action::Complete | Action::Fail(_));
+            fenced.contains(position)
+                && ((child && finished) || matches!(item.action, Action::Await(_)))
+        })
+        .map(|(_, item)| item.finished.attempt.lease.run_id)
+        .collect();
+    if parents.is_empty() {
+        return;
+    }
+    parents.sort();
+    parents.dedup();
+    if let Err(error) = crate::children::wake(conn, Some(&parents)).await {
+        tracing::warn!(%error, "waking steps after their children failed; the scheduler will");
+    }
 }
 
 /// The positions in a batch of the attempts that passed the fence.
@@ -214,7 +248,8 @@ fn transitions<'a>(
 ) -> Vec<(&'a crate::workflow::WorkflowDef, Transition<'a>)> {
     let mut out = Vec::new();
     for (position, item) in batch.iter().enumerate() {
-        if !fenced.contains(&position) {
+        // A child's attempts are no step's transitions.
+        if !fenced.contains(&position) || item.finished.attempt.lease.child.is_some() {
             continue;
         }
         let attempt = &item.finished.attempt;
@@ -243,7 +278,7 @@ fn transitions<'a>(
                     });
                 }
             }
-            Outcome::Interrupted => {}
+            Outcome::Interrupted | Outcome::AwaitingChildren(_) => {}
         }
         match &item.action {
             Action::Keep => push(TransitionKind::StepStarted {
@@ -262,7 +297,7 @@ fn transitions<'a>(
                 deadline: wait.deadline,
             }),
             Action::Fail(error) => push(TransitionKind::RunFailed { error }),
-            Action::Enqueue | Action::Retry(_) | Action::Release => {}
+            Action::Enqueue | Action::Retry(_) | Action::Release | Action::Await(_) => {}
         }
     }
     out
@@ -286,7 +321,7 @@ fn reply(batch: Vec<Item>, fenced: &Fenced) {
                 (Action::Keep, Outcome::Succeeded { output, .. }) => {
                     let attempt = finished.attempt;
                     let next = attempt.lease.step_index as usize + 1;
-                    HandOff::Next(Attempt {
+                    HandOff::Next(Box::new(Attempt {
                         lease: Lease {
                             step_index: next as i32,
                             attempt: 1,
@@ -297,8 +332,9 @@ fn reply(batch: Vec<Item>, fenced: &Fenced) {
                         input: output,
                         leased_at: Utc::now(),
                         interrupted: 0,
+                        suspended: 0,
                         expired: None,
-                    })
+                    }))
                 }
                 (Action::Retry(delay), _) => HandOff::Retrying(delay),
                 (Action::Sleep(until), _) => HandOff::Later(until_from_now(until)),

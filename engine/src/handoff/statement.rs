@@ -9,9 +9,9 @@ use uuid::Uuid;
 use super::batch::{Action, Item, Outcome};
 use crate::{
     channels::{RUNS_CHANNEL, TASKS_CHANNEL},
-    context::Lease,
     event::EventKind,
     ids::RunId,
+    lease::Lease,
 };
 
 /// Writes the hand-offs of `batch`; returns the positions in `batch` of the attempts that still
@@ -23,6 +23,9 @@ pub(super) async fn write(
     batch: &[Item],
 ) -> sqlx::Result<Vec<i32>> {
     let columns = Columns::new(batch);
+    if columns.item.is_empty() {
+        return Ok(Vec::new());
+    }
     sqlx::query_scalar(HAND_OFF)
         .bind(worker_id)
         .bind(&columns.item)
@@ -49,6 +52,7 @@ pub(super) async fn write(
         .bind(&columns.wait)
         .bind(&columns.next_limit_key)
         .bind(&columns.limited)
+        .bind(&columns.awaiting)
         .fetch_all(conn)
         .await
 }
@@ -76,6 +80,8 @@ struct Columns<'a> {
     next_limit_key: Vec<Option<&'a str>>,
     /// Whether the attempt's step is limited, so that its end frees room for another.
     limited: Vec<bool>,
+    /// The policy a step that waits for its children waits under.
+    awaiting: Vec<Option<&'static str>>,
     events: EventBatch,
 }
 
@@ -83,6 +89,9 @@ impl<'a> Columns<'a> {
     fn new(batch: &'a [Item]) -> Self {
         let mut c = Self::default();
         for (position, item) in (0..).zip(batch) {
+            if item.finished.attempt.lease.child.is_some() {
+                continue;
+            }
             let Lease {
                 run_id,
                 generation,
@@ -101,6 +110,10 @@ impl<'a> Columns<'a> {
             c.next_step.push(item.next_step());
             c.next_limit_key.push(item.next_limit_key());
             c.limited.push(item.limited());
+            c.awaiting.push(match &item.action {
+                Action::Await(policy) => Some(policy.as_str()),
+                _ => None,
+            });
             c.started_at.push(item.finished.attempt.leased_at);
             let attempt = attempt as u32;
             c.events.push(
@@ -130,7 +143,7 @@ impl<'a> Columns<'a> {
                     c.events
                         .push(position, EventKind::StepFailed, step, attempt, json!(error));
                 }
-                Outcome::Interrupted => {
+                Outcome::Interrupted | Outcome::AwaitingChildren(_) => {
                     c.output.push(Value::Null);
                     c.cost_usd.push(0.0);
                 }
@@ -189,6 +202,13 @@ impl<'a> Columns<'a> {
                         json!({"delay_ms": delay_ms.round(), "next_attempt": attempt + 1}),
                     );
                 }
+                Action::Await(policy) => c.events.push(
+                    position,
+                    EventKind::AwaitingChildren,
+                    step,
+                    attempt,
+                    json!({"until": policy.as_str()}),
+                ),
                 Action::Release => c.events.push(
                     position,
                     EventKind::LeaseReleased,
@@ -243,9 +263,9 @@ WITH input AS (
     SELECT * FROM unnest($2::int[], $3::uuid[], $4::int[], $5::int[], $6::int[], $7::text[],
                          $8::text[], $9::text[], $10::float8[], $11::jsonb[], $12::float8[],
                          $13::timestamptz[], $14::jsonb[], $22::timestamptz[], $23::jsonb[],
-                         $24::text[], $25::bool[])
+                         $24::text[], $25::bool[], $26::text[])
         AS i(item, run_id, generation, step_index, attempt, step, action, next_step, delay_ms,
-             output, cost_usd, started_at, error, run_at, wait, next_limit_key, limited)
+             output, cost_usd, started_at, error, run_at, wait, next_limit_key, limited, awaiting)
 ), fenced AS (
     SELECT i.* FROM input i
     JOIN tasks t ON t.run_id = i.run_id AND t.generation = i.generation
@@ -272,6 +292,11 @@ WITH input AS (
 ), parked AS (
     UPDATE runs r SET state = 'waiting'
     FROM fenced f WHERE r.id = f.run_id AND f.action = 'wait'
+), awaited AS (
+    UPDATE tasks t
+    SET lease_owner = NULL, leased_at = NULL, run_at = 'infinity', awaiting = f.awaiting,
+        suspended = t.suspended + 1
+    FROM fenced f WHERE t.run_id = f.run_id AND f.action = 'await'
 ), retried AS (
     UPDATE tasks t
     SET lease_owner = NULL, leased_at = NULL, run_at = now() + f.delay_ms * interval '1 ms'

@@ -21,13 +21,13 @@ use super::{
     Running, Shared,
 };
 use crate::{
-    context::{Lease, StepContext},
     handoff::{Finished, HandOff, Outcome},
     pause::PausePoint,
     step_error::StepError,
     task::{Attempt, MAX_INTERRUPTIONS},
     wait::{OnDeadline, Then, Wait},
     workflow::{StepDef, WorkflowDef},
+    {context::StepContext, lease::Lease},
 };
 
 impl Shared {
@@ -66,7 +66,7 @@ impl Shared {
             match answer.await {
                 Ok(HandOff::Next(next)) => {
                     registration.advance(next.lease);
-                    attempt = next;
+                    attempt = *next;
                 }
                 Ok(HandOff::Retrying(delay)) => {
                     self.engine.metrics.retry_scheduled(workflow, step);
@@ -112,6 +112,7 @@ impl Shared {
             stop.clone(),
             self.engine.pauses.clone(),
             attempt.expired.clone(),
+            attempt.workflow.rules.clone(),
         );
         let input = std::mem::take(&mut attempt.input);
         let work = AssertUnwindSafe((step.run)(ctx.clone(), input)).catch_unwind();
@@ -136,6 +137,9 @@ impl Shared {
         }
         .instrument(span)
         .await;
+        if let Some(Then::AwaitChildren(policy)) = ctx.then() {
+            return Outcome::AwaitingChildren(policy);
+        }
         match result {
             Ok(output) => match then_allowed(&attempt.workflow, &step, ctx.then()) {
                 Ok(then) => Outcome::Succeeded {
@@ -228,13 +232,19 @@ impl Shared {
 }
 
 /// `then`, if the step may end that way: a step must have a step after it to put off, and may
-/// wait only for a signal its workflow declares.
+/// wait only for a signal its workflow declares; a child goes on at once.
 fn then_allowed(
     workflow: &WorkflowDef,
     step: &StepDef,
     then: Option<Then>,
 ) -> Result<Option<Then>, StepError> {
     let Some(then) = then else { return Ok(None) };
+    if workflow.child(step.name).is_some() {
+        return Err(StepError::permanent(
+            "nothing_to_resume",
+            format!("{} is a child: it cannot sleep or wait", step.name),
+        ));
+    }
     if workflow
         .steps
         .last()

@@ -14,8 +14,8 @@ use tokio_util::sync::CancellationToken;
 use super::{stopper::StopCause, Shared};
 use crate::{
     connection::Dedicated,
-    context::Lease,
     error::Result,
+    lease::Lease,
     liveness::{self, Signal},
 };
 

@@ -30,11 +30,11 @@ use uuid::Uuid;
 
 use crate::{
     connection::Dedicated,
-    context::Lease,
     eager::{Eager, LocalWorker},
     engine::Engine,
     error::Result,
     handoff::{Completer, Finished},
+    lease::Lease,
     liveness,
     task::Attempt,
 };

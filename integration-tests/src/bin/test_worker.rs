@@ -1,5 +1,5 @@
-//! A worker process for the tests and benchmarks: runs the probe, no-op and limited workflows
-//! (and, unless told not to, a scheduler) until SIGTERM or ctrl-c.
+//! A worker process for the tests and benchmarks: runs the probe, no-op, limited and fan-out
+//! workflows (and, unless told not to, a scheduler) until SIGTERM or ctrl-c.
 
 use std::{sync::Arc, time::Duration};
 
@@ -57,11 +57,12 @@ async fn main() -> anyhow::Result<()> {
         args.probe_attempts,
     );
     let [limited_a, limited_b] = probe::limited(pool.clone());
-    let mut engine = Engine::builder(pool)
+    let mut engine = Engine::builder(pool.clone())
         .register(&probe)
         .register(&probe::noop())
         .register(&limited_a)
-        .register(&limited_b);
+        .register(&limited_b)
+        .register(&probe::fan(pool.clone()));
     if let Some(url) = &args.predictions_url {
         let media_dir = args
             .media_dir

@@ -13,6 +13,7 @@ use slate_integration_tests::{
     process::WorkerProcess,
     wait,
 };
+use sqlx::PgPool;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
@@ -67,22 +68,23 @@ impl Harness {
     }
 
     pub async fn with_step_timeout(timeout: Duration) -> Self {
-        Self::build(timeout, |engine| engine).await
+        Self::build(timeout, |_, engine| engine).await
     }
 
-    /// A harness whose engine also registers what `register` adds.
-    pub async fn with(register: impl FnOnce(EngineBuilder) -> EngineBuilder) -> Self {
+    /// A harness whose engine also registers what `register` adds (given the test's pool).
+    pub async fn with(register: impl FnOnce(&PgPool, EngineBuilder) -> EngineBuilder) -> Self {
         Self::build(Duration::from_secs(30), register).await
     }
 
     async fn build(
         timeout: Duration,
-        register: impl FnOnce(EngineBuilder) -> EngineBuilder,
+        register: impl FnOnce(&PgPool, EngineBuilder) -> EngineBuilder,
     ) -> Self {
         let db = TestDatabase::new().await;
         probe::create_tables(&db.pool).await.expect("probe tables");
         let probe = probe::workflow(db.pool.clone(), timeout);
-        let engine = register(Engine::builder(db.pool.clone()).register(&probe)).build();
+        let builder = Engine::builder(db.pool.clone()).register(&probe);
+        let engine = register(&db.pool, builder).build();
         Self { db, engine, probe }
     }
 

@@ -32,8 +32,15 @@ async fn most_at_once(h: &Harness, workflow: &str) -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_worker_processes_never_exceed_a_keys_concurrency_or_rate_and_starve_no_key() {
-    let [a, b] = probe::limited(sqlx::PgPool::connect_lazy("postgres://unused").unwrap());
-    let h = Harness::with(|engine| engine.register(&a).register(&b)).await;
+    let mut limited = None;
+    let h = Harness::with(|pool, engine| {
+        let [a, b] = probe::limited(pool.clone());
+        let engine = engine.register(&a).register(&b);
+        limited = Some([a, b]);
+        engine
+    })
+    .await;
+    let [a, b] = limited.expect("registered");
     let _workers: Vec<_> = (0..3).map(|_| h.spawn_worker(&[])).collect();
     h.wait_active_workers(3).await;
 

@@ -4,6 +4,7 @@
 mod harness;
 
 mod cancel;
+mod children;
 mod crash;
 mod fencing;
 mod fork;

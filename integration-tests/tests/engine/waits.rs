@@ -94,7 +94,7 @@ impl Parked {
     async fn new() -> Self {
         let gate = Arc::new(Semaphore::new(0));
         let flow = workflow(gate.clone());
-        let h = Harness::with(|engine| engine.register(&flow)).await;
+        let h = Harness::with(|_, engine| engine.register(&flow)).await;
         Self { h, flow, gate }
     }
 
