@@ -1,7 +1,9 @@
 //! The engine's primitives against DBOS Transact's Rust SDK, on the same PostgreSQL: a signal,
 //! from `signal()` returning to the next step starting (DBOS: from `send()` returning to `recv()`
-//! returning), and a fork of a completed 5-step no-op run at its 4th step, from the call to the
-//! fork's completion (DBOS: `fork` at the same step, to its result).
+//! returning); a fork of a completed 5-step no-op run at its 4th step, from the call to the
+//! fork's completion (DBOS: `fork` at the same step, to its result); and a fan-out of 1000 no-op
+//! children, from the fan-out to the step resuming with their results (DBOS: a parent that
+//! enqueues 1000 child workflows on a queue and awaits them).
 
 use std::time::Duration;
 
@@ -20,6 +22,8 @@ use crate::{listen, peers::Peer, percentile, Report};
 const WARM_UP: usize = 20;
 /// Forks timed on DBOS, each of which takes about a second there.
 const DBOS_FORKS: usize = 30;
+/// Children of each timed fan-out.
+const FAN_OUT: usize = 1000;
 
 pub async fn measure(report: &mut Report, samples: usize, dbos: &Peer) -> anyhow::Result<()> {
     let signal = signal_latencies(samples).await?;
@@ -52,12 +56,34 @@ pub async fn measure(report: &mut Report, samples: usize, dbos: &Peer) -> anyhow
          `signal()` returning to the next step starting, on a worker in the same process){dbos_signal}"
     ));
     let (p50, p99) = (percentile(&fork, 0.5), percentile(&fork, 0.99));
+    let fanned = fan_out_rates(FAN_OUT).await?;
     let dbos_fork = against(peer("fork", DBOS_FORKS).await?, p50);
     report.line(format!(
         "fork: p50 {p50:.2} ms, p99 {p99:.2} ms ({samples} forks of a completed 5-step no-op run \
          at its 4th step: steps 1-3 shared, 4-5 run; from the call to the fork's \
          completion){dbos_fork} ({DBOS_FORKS} forks: DBOS queues a fork and polls for its \
          outcome, each once a second by default, which its figure shows)"
+    ));
+    let rate = percentile(&fanned, 0.5);
+    let dbos_fan_out = match dbos.missing() {
+        Some(missing) => format!("; {missing}"),
+        None => {
+            let figures = dbos.run(&["fanout".to_owned(), FAN_OUT.to_string()]).await?;
+            let theirs = figures["children_per_second"].as_f64().unwrap_or(f64::NAN);
+            format!(
+                "; {}: {theirs:.0} children/s (its parent enqueues them on a queue and awaits \
+                 them; Slate x{:.1})",
+                dbos.name,
+                rate / theirs
+            )
+        }
+    };
+    report.line(format!(
+        "fan-out: {rate:.0} children/s (median of {} fan-outs of {FAN_OUT} no-op children, each \
+         {}; from the step's fan-out to its resuming with every result, on one worker of 512 \
+         slots){dbos_fan_out}",
+        fanned.len(),
+        fanned.iter().map(|r| format!("{r:.0}")).collect::<Vec<_>>().join(" / ")
     ));
     Ok(())
 }
@@ -132,6 +158,51 @@ async fn fork_latencies(samples: usize) -> anyhow::Result<Vec<f64>> {
     db.drop().await;
     latencies.sort_by(f64::total_cmp);
     Ok(latencies)
+}
+
+/// Children per second of three fan-outs of `children` no-op children (after an untimed one of
+/// 10): `children` over the time from the step's fan-out to its resuming.
+async fn fan_out_rates(children: usize) -> anyhow::Result<Vec<f64>> {
+    let (ran, mut runs) = mpsc::unbounded_channel();
+    let flow = Workflow::builder("bench-fan", 1)
+        .child(Step::new("noop", |_: StepContext, n: u64| async move {
+            Ok::<_, StepError>(n)
+        }))
+        .step(Step::new("spread", move |ctx: StepContext, n: u64| {
+            let _ = ran.send(Instant::now());
+            async move {
+                let children = (0..n).map(|i| (i.to_string(), i)).collect();
+                let results: Vec<u64> = ctx.fan_out("noop", children).await?;
+                Ok::<_, StepError>(results.len() as u64)
+            }
+        }))
+        .build();
+    let db = TestDatabase::with_pool_size(32).await;
+    let engine = Engine::builder(db.pool.clone()).register(&flow).build();
+    let shutdown = CancellationToken::new();
+    let config = WorkerConfig {
+        concurrency: 512,
+        claim_batch: 512,
+        ..WorkerConfig::default()
+    };
+    let worker = tokio::spawn(engine.worker(config).run(shutdown.clone()));
+    let mut finished = listen(engine.pool()).await?;
+    let mut rates = Vec::new();
+    for n in [10, children, children, children] {
+        let run = engine.start(&flow, &(n as u64), StartOptions::default()).await?;
+        let wanted = run.run_id.to_string();
+        while finished.recv().await?.payload() != wanted {}
+        let fanned_out = runs.recv().await.expect("the step ran");
+        let resumed = runs.recv().await.expect("the step ran again");
+        if n == children {
+            rates.push(n as f64 / (resumed - fanned_out).as_secs_f64());
+        }
+    }
+    shutdown.cancel();
+    worker.await??;
+    db.drop().await;
+    rates.sort_by(f64::total_cmp);
+    Ok(rates)
 }
 
 async fn until_state(engine: &Engine, run: RunId, state: RunState) -> anyhow::Result<()> {
