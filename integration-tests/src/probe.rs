@@ -260,18 +260,7 @@ pub fn limited(pool: PgPool) -> [Workflow<u64>; 2] {
         let step = Step::new("call", move |ctx: StepContext, ms: u64| {
             let pool = pool.clone();
             async move {
-                let started_at: DateTime<Utc> = sqlx::query_scalar("SELECT clock_timestamp()")
-                    .fetch_one(&pool)
-                    .await
-                    .map_err(|e| StepError::retryable("database", e.to_string()))?;
-                tokio::time::sleep(Duration::from_millis(ms)).await;
-                sqlx::query("INSERT INTO probe_spans VALUES ($1, $2, $3, clock_timestamp())")
-                    .bind(ctx.run_id())
-                    .bind(name)
-                    .bind(started_at)
-                    .execute(&pool)
-                    .await
-                    .map_err(|e| StepError::retryable("database", e.to_string()))?;
+                span(&pool, &ctx, name, ms).await?;
                 Ok(ms)
             }
         });
@@ -301,6 +290,9 @@ pub struct Fan {
     pub settled: bool,
 }
 
+/// The most `square` children that run at once, across all processes.
+pub const FAN_CONCURRENCY: u32 = 8;
+
 /// What the `fan` workflow's step made of its children.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Fanned {
@@ -309,8 +301,9 @@ pub struct Fanned {
 }
 
 /// The fan-out workflow: step `spread` starts its children (`square`, recorded in
-/// `probe_executions` as step `square`, part = the child's number) and sums their squares; step
-/// `done` passes that on. Every execution of `spread` is recorded too.
+/// `probe_executions` as step `square`, part = the child's number, and in `probe_spans`; at most
+/// [`FAN_CONCURRENCY`] at once) and sums their squares; step `done` passes that on. Every
+/// execution of `spread` is recorded too.
 pub fn fan(pool: PgPool) -> Workflow<Fan> {
     let square_pool = pool.clone();
     let square = Step::new(
@@ -319,7 +312,7 @@ pub fn fan(pool: PgPool) -> Workflow<Fan> {
             let pool = square_pool.clone();
             async move {
                 record(&pool, &ctx, Some(i as u32)).await?;
-                tokio::time::sleep(Duration::from_millis(ms)).await;
+                span(&pool, &ctx, "square", ms).await?;
                 if fail {
                     return Err(StepError::permanent(
                         "refused",
@@ -333,7 +326,8 @@ pub fn fan(pool: PgPool) -> Workflow<Fan> {
     .retry(RetryPolicy {
         initial_backoff: Duration::from_millis(50),
         ..RetryPolicy::default()
-    });
+    })
+    .limit(Limit::new("probe:square").concurrency(FAN_CONCURRENCY));
     let spread = Step::new("spread", move |ctx: StepContext, fan: Fan| {
         let pool = pool.clone();
         async move {
@@ -364,4 +358,22 @@ pub fn fan(pool: PgPool) -> Workflow<Fan> {
         .step(spread)
         .step(done)
         .build()
+}
+
+/// Works `ms` milliseconds, and records in `probe_spans` when, by the database's clock.
+async fn span(pool: &PgPool, ctx: &StepContext, name: &str, ms: u64) -> Result<(), StepError> {
+    let database = |e: sqlx::Error| StepError::retryable("database", e.to_string());
+    let started_at: DateTime<Utc> = sqlx::query_scalar("SELECT clock_timestamp()")
+        .fetch_one(pool)
+        .await
+        .map_err(database)?;
+    tokio::time::sleep(Duration::from_millis(ms)).await;
+    sqlx::query("INSERT INTO probe_spans VALUES ($1, $2, $3, clock_timestamp())")
+        .bind(ctx.run_id())
+        .bind(name)
+        .bind(started_at)
+        .execute(pool)
+        .await
+        .map_err(database)?;
+    Ok(())
 }

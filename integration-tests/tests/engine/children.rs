@@ -9,7 +9,7 @@ use slate_integration_tests::{
     wait,
 };
 
-use crate::harness::{test_worker_config, Harness, PATIENCE};
+use crate::harness::{most_at_once, test_worker_config, Harness, PATIENCE};
 
 struct Fanning {
     h: Harness,
@@ -288,8 +288,14 @@ async fn killing_worker_processes_while_children_run_loses_none_and_reruns_none_
         .map(|(_, n)| n - 1)
         .sum();
     assert!(
-        reruns <= 40,
-        "only the children the kill interrupted ran again"
+        reruns <= i64::from(probe::FAN_CONCURRENCY),
+        "only the children the kill interrupted (at most the limit's, in flight) ran again: {reruns}"
+    );
+    let most = most_at_once(&f.h, "square").await;
+    assert_eq!(
+        most,
+        probe::FAN_CONCURRENCY as usize,
+        "the children's limit, reached and never exceeded"
     );
     f.h.db.drop().await;
 }

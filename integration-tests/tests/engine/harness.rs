@@ -276,3 +276,25 @@ pub fn checkpoints_by(attempts: [i32; 5]) -> Vec<(String, i32)> {
         .map(|(step, attempt)| (step.to_string(), attempt))
         .collect()
 }
+
+/// The most spans of `workflow` that overlap at one moment.
+pub async fn most_at_once(h: &Harness, workflow: &str) -> usize {
+    let spans: Vec<(chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>)> =
+        sqlx::query_as("SELECT started_at, ended_at FROM probe_spans WHERE workflow = $1")
+            .bind(workflow)
+            .fetch_all(&h.db.pool)
+            .await
+            .expect("spans");
+    let mut edges: Vec<(chrono::DateTime<chrono::Utc>, i32)> = spans
+        .iter()
+        .flat_map(|(start, end)| [(*start, 1), (*end, -1)])
+        .collect();
+    // At one instant, an end comes before a start.
+    edges.sort();
+    let (mut now, mut most) = (0, 0);
+    for (_, step) in edges {
+        now += step;
+        most = most.max(now);
+    }
+    most as usize
+}

@@ -2,33 +2,10 @@
 //! at once, or started more per second, than its limit, and that one key's backlog starved no
 //! other.
 
-use chrono::{DateTime, Utc};
 use slate_engine::{EventKind, RunState, StartOptions};
 use slate_integration_tests::probe;
 
-use crate::harness::Harness;
-
-/// The most spans of `workflow` that overlap at one moment.
-async fn most_at_once(h: &Harness, workflow: &str) -> usize {
-    let spans: Vec<(DateTime<Utc>, DateTime<Utc>)> =
-        sqlx::query_as("SELECT started_at, ended_at FROM probe_spans WHERE workflow = $1")
-            .bind(workflow)
-            .fetch_all(&h.db.pool)
-            .await
-            .expect("spans");
-    let mut edges: Vec<(DateTime<Utc>, i32)> = spans
-        .iter()
-        .flat_map(|(start, end)| [(*start, 1), (*end, -1)])
-        .collect();
-    // At one instant, an end comes before a start.
-    edges.sort();
-    let (mut now, mut most) = (0, 0);
-    for (_, step) in edges {
-        now += step;
-        most = most.max(now);
-    }
-    most as usize
-}
+use crate::harness::{most_at_once, Harness};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_worker_processes_never_exceed_a_keys_concurrency_or_rate_and_starve_no_key() {

@@ -68,7 +68,9 @@ pub async fn measure(report: &mut Report, samples: usize, dbos: &Peer) -> anyhow
     let dbos_fan_out = match dbos.missing() {
         Some(missing) => format!("; {missing}"),
         None => {
-            let figures = dbos.run(&["fanout".to_owned(), FAN_OUT.to_string()]).await?;
+            let figures = dbos
+                .run(&["fanout".to_owned(), FAN_OUT.to_string()])
+                .await?;
             let theirs = figures["children_per_second"].as_f64().unwrap_or(f64::NAN);
             format!(
                 "; {}: {theirs:.0} children/s (its parent enqueues them on a queue and awaits \
@@ -83,7 +85,11 @@ pub async fn measure(report: &mut Report, samples: usize, dbos: &Peer) -> anyhow
          {}; from the step's fan-out to its resuming with every result, on one worker of 512 \
          slots){dbos_fan_out}",
         fanned.len(),
-        fanned.iter().map(|r| format!("{r:.0}")).collect::<Vec<_>>().join(" / ")
+        fanned
+            .iter()
+            .map(|r| format!("{r:.0}"))
+            .collect::<Vec<_>>()
+            .join(" / ")
     ));
     Ok(())
 }
@@ -189,7 +195,9 @@ async fn fan_out_rates(children: usize) -> anyhow::Result<Vec<f64>> {
     let mut finished = listen(engine.pool()).await?;
     let mut rates = Vec::new();
     for n in [10, children, children, children] {
-        let run = engine.start(&flow, &(n as u64), StartOptions::default()).await?;
+        let run = engine
+            .start(&flow, &(n as u64), StartOptions::default())
+            .await?;
         let wanted = run.run_id.to_string();
         while finished.recv().await?.payload() != wanted {}
         let fanned_out = runs.recv().await.expect("the step ran");
