@@ -1,7 +1,8 @@
 //! How a step may end other than by going on at once: by putting its run's next step off until
 //! a time ([`StepContext::continue_at`](crate::StepContext::continue_at), a durable sleep) or
-//! until a signal ([`StepContext::wait_for`](crate::StepContext::wait_for)). Either way the task
-//! is given up: no lease, no worker slot.
+//! until a signal ([`StepContext::wait_for`](crate::StepContext::wait_for)), or by running
+//! again once its children let it ([`StepContext::fan_out`](crate::StepContext::fan_out)).
+//! Whichever, the task is given up meanwhile: no lease, no worker slot.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

@@ -546,6 +546,14 @@ continuation), and every finished step that piled up during the last commit is h
 set-based statement. A lone run pays one commit per step plus its start's: a start beside a
 worker with room leases the first step in its own transaction (an eager start), so no claim
 follows.
+
+The primitives' targets are a signal's p50 under 5 ms (from `signal()` returning to the next step
+starting), a fork's under 5 ms (a 5-step run forked at its 4th step, to the fork's completion),
+and a fan-out of at least 3000 children/s and 4 times DBOS Rust's. DBOS measures the same
+moments: `send()` returning to `recv()` returning, `fork` to the fork's result, and a parent that
+enqueues its children on a queue to its having every result. Its forks and its queue are polled
+once a second by default, as is the outcome of a fork, and those defaults dominate its fork and
+fan-out figures; a DBOS tuned to poll more often would come closer.
 ";
 
 #[derive(Default)]
