@@ -73,9 +73,14 @@ struct Args {
     /// Measure only the HTTP facade (a partial report, which is not written).
     #[arg(long, conflicts_with = "write")]
     api_only: bool,
-    /// Measure only the primitives: signals and forks (a partial report, which is not written).
+    /// Measure only the primitives: signals, forks and fan-out (a partial report, which is not
+    /// written).
     #[arg(long, conflicts_with = "write")]
     primitives_only: bool,
+    /// Measure only the engine's lone runs, burst and hand-offs, without the peers (a partial
+    /// report, which is not written).
+    #[arg(long, conflicts_with = "write")]
+    engine_only: bool,
 }
 
 #[tokio::main]
@@ -93,6 +98,16 @@ async fn main() -> anyhow::Result<()> {
         return primitives::measure(&mut report, args.primitive_samples, &peers::dbos_rust()).await;
     }
     let db = TestDatabase::with_pool_size(32).await;
+    if args.engine_only {
+        let mut rounds = Vec::new();
+        for _ in 0..args.rounds {
+            rounds.push(engine_round(&args).await?);
+        }
+        report_rounds(&mut report, &rounds, &args);
+        report_handoffs(&mut report, &db, args.lone_runs).await?;
+        db.drop().await;
+        return Ok(());
+    }
 
     let counts = [args.runs, args.lone_runs, args.warm_up];
     let rust = peers::dbos_rust();
@@ -128,14 +143,7 @@ async fn main() -> anyhow::Result<()> {
         report.line(video(&db, duration).await?);
     }
 
-    let gaps = handoffs(&db, args.lone_runs).await?;
-    report.line(format!(
-        "hand-off latency: p50 {:.2} ms, p99 {:.2} ms (from one no-op step's start to the next \
-         one's, in {} lone 5-step runs)",
-        percentile(&gaps, 0.50),
-        percentile(&gaps, 0.99),
-        args.lone_runs
-    ));
+    report_handoffs(&mut report, &db, args.lone_runs).await?;
     let (recoveries, completions) = recovery(&db, args.kills).await?;
     report.line(format!(
         "resume after SIGKILL: median {:.0} ms, max {:.0} ms ({} kills, from the kill to the \
@@ -443,6 +451,22 @@ async fn recovery(db: &TestDatabase, kills: usize) -> anyhow::Result<(Vec<f64>, 
     times.sort_by(f64::total_cmp);
     completions.sort_by(f64::total_cmp);
     Ok((times, completions))
+}
+
+/// Reports the hand-off latency of `runs` lone no-op runs.
+async fn report_handoffs(
+    report: &mut Report,
+    db: &TestDatabase,
+    runs: usize,
+) -> anyhow::Result<()> {
+    let gaps = handoffs(db, runs).await?;
+    report.line(format!(
+        "hand-off latency: p50 {:.2} ms, p99 {:.2} ms (from one no-op step's start to the next \
+         one's, in {runs} lone 5-step runs)",
+        percentile(&gaps, 0.50),
+        percentile(&gaps, 0.99),
+    ));
+    Ok(())
 }
 
 /// Milliseconds from the start of one step to the start of the next in lone no-op runs: what a
