@@ -78,19 +78,21 @@ struct Columns {
     function: Vec<&'static str>,
 }
 
-/// The hand-off of children's attempts, keyed by attempt like the steps' (see
-/// `statement::HAND_OFF`); a child completes or fails for good (`complete`, `fail`), is queued
-/// again (`retry`) or given back (`release`).
+/// The hand-off of children's attempts, keyed by attempt and fenced row by row like the steps'
+/// (see `statement::HAND_OFF`); a child completes or fails for good (`complete`, `fail`), is
+/// queued again (`retry`) or given back (`release`).
 const CHILD_HAND_OFF: &str = "
 WITH input AS (
     SELECT * FROM unnest($2::int[], $3::bigint[], $4::int[], $5::text[], $6::jsonb[],
                          $7::float8[], $8::float8[], $9::jsonb[], $10::uuid[], $11::text[])
         AS i(item, child, attempt, action, output, cost_usd, delay_ms, error, run_id, function)
 ), fenced AS (
-    SELECT i.* FROM input i
-    JOIN children c ON c.id = i.child AND c.attempt = i.attempt AND c.lease_owner = $1
-    ORDER BY i.child
-    FOR UPDATE OF c
+    SELECT i.* FROM (SELECT * FROM input ORDER BY child) i
+    CROSS JOIN LATERAL (
+        SELECT 1 FROM children c
+        WHERE c.id = i.child AND c.attempt = i.attempt AND c.lease_owner = $1
+        FOR UPDATE
+    ) owned
 ), finished AS (
     UPDATE children c
     SET lease_owner = NULL, leased_at = NULL, finished_at = now(), cost_usd = f.cost_usd,
