@@ -118,7 +118,7 @@ pub(crate) async fn start<I: Serialize, O: DeserializeOwned>(
     .bind(rules.version)
     .fetch_one(pool)
     .await
-    .map_err(database_error)?;
+    .map_err(StepError::database)?;
     if !owned {
         return Err(StepError::lease_lost());
     }
@@ -132,7 +132,7 @@ pub(crate) async fn start<I: Serialize, O: DeserializeOwned>(
     .bind(&keys)
     .fetch_all(pool)
     .await
-    .map_err(database_error)?;
+    .map_err(StepError::database)?;
     let failed = rows.iter().any(|r| r.error.is_some());
     let running = rows.iter().any(|r| !r.finished);
     if running && !(failed && policy == Policy::FirstFailure) {
@@ -187,8 +187,4 @@ pub(crate) async fn wake(conn: &mut PgConnection, runs: Option<&[RunId]>) -> sql
     .fetch_one(conn)
     .await?;
     Ok(woken as u64)
-}
-
-fn database_error(error: sqlx::Error) -> StepError {
-    StepError::retryable("database", error.to_string())
 }

@@ -202,7 +202,7 @@ impl StepContext {
         .bind(name)
         .fetch_optional(&self.inner.pool)
         .await
-        .map_err(database_error)?;
+        .map_err(StepError::database)?;
         payload.map(decode).transpose()
     }
 
@@ -222,7 +222,7 @@ impl StepContext {
         .bind(step)
         .fetch_optional(&self.inner.pool)
         .await
-        .map_err(database_error)?;
+        .map_err(StepError::database)?;
         output.map(decode).transpose()
     }
 
@@ -232,7 +232,7 @@ impl StepContext {
             .bind(self.inner.lease.run_id)
             .fetch_one(&self.inner.pool)
             .await
-            .map_err(database_error)?;
+            .map_err(StepError::database)?;
         decode(input)
     }
 
@@ -275,7 +275,7 @@ impl StepContext {
         .bind(lease.child)
         .fetch_one(&self.inner.pool)
         .await
-        .map_err(database_error)?;
+        .map_err(StepError::database)?;
         if !owned {
             return Err(StepError::lease_lost());
         }
@@ -309,7 +309,7 @@ impl StepContext {
         .bind(lease.child)
         .execute(&self.inner.pool)
         .await
-        .map_err(database_error)?;
+        .map_err(StepError::database)?;
         if recorded.rows_affected() == 0 {
             return Err(StepError::lease_lost());
         }
@@ -324,8 +324,4 @@ fn decode<T: DeserializeOwned>(value: Value) -> Result<T, StepError> {
             format!("a stored value does not parse: {e}"),
         )
     })
-}
-
-fn database_error(error: sqlx::Error) -> StepError {
-    StepError::retryable("database", error.to_string())
 }

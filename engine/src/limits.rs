@@ -1,10 +1,11 @@
 //! Limits by key, as a claim applies them: a step may name a key whose concurrency (attempts
 //! leased at once) and rate (attempts started per second) every process respects (see
 //! [`crate::Limit`]). A claim serves only the keys whose advisory lock it takes at once (another
-//! claim serving a key is passed over, never waited for), counts their leased tasks in a
-//! statement that begins after it holds the locks, so that it sees every lease an earlier holder
-//! committed, and takes the rate's tokens from the key's bucket before it commits. Whatever ends
-//! a limited attempt notifies idle workers, so that tasks over a limit stay due without polling.
+//! claim serving a key is passed over, never waited for), counts their leased tasks and children
+//! in a statement that begins after it holds the locks, so that it sees every lease an earlier
+//! holder committed, and takes the rate's tokens from the key's bucket before it commits.
+//! Whatever ends a limited attempt notifies idle workers, so that tasks over a limit stay due
+//! without polling.
 
 use sqlx::PgConnection;
 

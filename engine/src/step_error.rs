@@ -47,6 +47,11 @@ impl StepError {
         }
     }
 
+    /// A failure of the database a step's context talks to: another attempt may find it back.
+    pub(crate) fn database(error: sqlx::Error) -> Self {
+        Self::retryable("database", error.to_string())
+    }
+
     pub(crate) fn timeout(limit: Duration) -> Self {
         Self::retryable(
             "timeout",
