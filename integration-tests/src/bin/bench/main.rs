@@ -186,18 +186,22 @@ struct Round {
     burst_commits: f64,
 }
 
+/// The worker of the throughput figures: room for a whole burst's claims at once.
+pub fn wide_worker() -> WorkerConfig {
+    WorkerConfig {
+        concurrency: 512,
+        claim_batch: 512,
+        ..WorkerConfig::default()
+    }
+}
+
 /// Lone runs after an untimed warm-up, then a burst, on a fresh database and worker.
 async fn engine_round(args: &Args) -> anyhow::Result<Round> {
     let db = TestDatabase::with_pool_size(32).await;
     let noop = probe::noop();
     let engine = Engine::builder(db.pool.clone()).register(&noop).build();
     let shutdown = CancellationToken::new();
-    let config = WorkerConfig {
-        concurrency: 512,
-        claim_batch: 512,
-        ..WorkerConfig::default()
-    };
-    let worker = tokio::spawn(engine.worker(config).run(shutdown.clone()));
+    let worker = tokio::spawn(engine.worker(wide_worker()).run(shutdown.clone()));
     for _ in 0..args.warm_up {
         lone(&engine, &noop).await?;
     }

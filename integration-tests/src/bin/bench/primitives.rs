@@ -16,7 +16,7 @@ use slate_integration_tests::{database::TestDatabase, probe};
 use tokio::{sync::mpsc, time::Instant};
 use tokio_util::sync::CancellationToken;
 
-use crate::{listen, peers::Peer, percentile, Report};
+use crate::{listen, peers::Peer, percentile, wide_worker, Report};
 
 /// Untimed runs before the timed ones, on every side.
 const WARM_UP: usize = 20;
@@ -186,12 +186,7 @@ async fn fan_out_rates(children: usize) -> anyhow::Result<Vec<f64>> {
     let db = TestDatabase::with_pool_size(32).await;
     let engine = Engine::builder(db.pool.clone()).register(&flow).build();
     let shutdown = CancellationToken::new();
-    let config = WorkerConfig {
-        concurrency: 512,
-        claim_batch: 512,
-        ..WorkerConfig::default()
-    };
-    let worker = tokio::spawn(engine.worker(config).run(shutdown.clone()));
+    let worker = tokio::spawn(engine.worker(wide_worker()).run(shutdown.clone()));
     let mut finished = listen(engine.pool()).await?;
     let mut rates = Vec::new();
     for n in [10, children, children, children] {
