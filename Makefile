@@ -14,8 +14,9 @@ run: ## Start Slate (API, workers, scheduler) on http://127.0.0.1:8080 with a lo
 	@$(WITH_DB) cargo run --release -p slate-api --bin slate -- serve
 
 test: TOOLS = test
-test: ## Run every test against a real PostgreSQL (started locally when needed)
-	@$(WITH_DB) cargo build -p slate-api --bin slate && cargo test --workspace && scripts/schemathesis.sh
+test: ## Run every test against a real PostgreSQL and a real S3 server (Garage), started locally when needed
+	@$(WITH_DB) s3=$$(scripts/s3-server.sh env) || exit 1; eval "$$s3"; \
+	  cargo build -p slate-api --bin slate && cargo test --workspace && scripts/schemathesis.sh
 
 verify: ## Check the engine's protocol model exhaustively with spin (engine/model)
 	@scripts/install-tools.sh verify && scripts/verify.sh

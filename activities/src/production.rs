@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use slate_engine::{StepContext, StepError};
+use slate_engine::{Artifact, StepContext, StepError};
 
 use crate::{phase::Phase, spec::Spec};
 
@@ -15,16 +15,16 @@ pub struct Production {
     pub budget_usd: f64,
     /// USD per phase done so far.
     pub costs: BTreeMap<String, f64>,
-    /// Media keys of the stills, one per beat.
+    /// The stills, one per beat.
     #[serde(default)]
-    pub stills: Vec<String>,
-    /// Media keys of the clips, in order.
+    pub stills: Vec<Artifact>,
+    /// The clips, in order.
     #[serde(default)]
-    pub chunks: Vec<String>,
+    pub chunks: Vec<Artifact>,
     #[serde(default)]
-    pub stitched: Option<String>,
+    pub stitched: Option<Artifact>,
     #[serde(default)]
-    pub final_video: Option<String>,
+    pub final_video: Option<Artifact>,
 }
 
 impl Production {

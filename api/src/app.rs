@@ -2,7 +2,6 @@
 
 use std::{
     net::TcpListener,
-    path::PathBuf,
     time::{Duration, Instant},
 };
 
@@ -38,7 +37,8 @@ pub struct Settings {
     pub port: u16,
     /// The origin media URLs start with; `http://host:port` when unset.
     pub public_url: Option<String>,
-    pub media_dir: PathBuf,
+    /// Where media are kept.
+    pub media: MediaStore,
     /// How long a media URL works, at least (15 minutes more at most).
     pub media_url_lifetime: Duration,
     /// Whether clients need keys.
@@ -80,7 +80,6 @@ impl Application {
             .public_url
             .clone()
             .unwrap_or_else(|| format!("http://{}:{port}", settings.host));
-        std::fs::create_dir_all(&settings.media_dir)?;
         let secret = shared_secret(engine.pool()).await.map_err(|e| {
             std::io::Error::other(format!("cannot read the media URLs' secret: {e}"))
         })?;
@@ -90,7 +89,7 @@ impl Application {
             engine,
             workflow,
             urls: MediaUrls::new(public_url, secret, settings.media_url_lifetime),
-            media: MediaStore::new(&settings.media_dir),
+            media: settings.media,
             auth: settings.auth,
             prices: settings.prices,
             max_queued: settings.max_queued,

@@ -71,6 +71,11 @@ pub enum ApiError {
     TooManyStreams,
     #[error("the database is unreachable")]
     Unavailable,
+    #[error("the media store is unreachable; try again shortly")]
+    MediaUnavailable,
+    /// A `Range` none of whose bytes the media has.
+    #[error("the range asked for is outside the media's {size} bytes")]
+    RangeNotSatisfiable { size: u64 },
 }
 
 impl ApiError {
@@ -98,6 +103,8 @@ impl ApiError {
             Self::RateLimited { .. } => "rate_limited",
             Self::TooManyStreams => "too_many_streams",
             Self::Unavailable => "database_unavailable",
+            Self::MediaUnavailable => "media_unavailable",
+            Self::RangeNotSatisfiable { .. } => "range_not_satisfiable",
         }
     }
 }
@@ -154,7 +161,8 @@ impl ResponseError for ApiError {
             | Self::TooManyActive { .. }
             | Self::RateLimited { .. }
             | Self::TooManyStreams => StatusCode::TOO_MANY_REQUESTS,
-            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable | Self::MediaUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
         }
     }
 
@@ -175,8 +183,11 @@ impl ResponseError for ApiError {
             Self::Busy { retry_after_secs } | Self::RateLimited { retry_after_secs } => {
                 response.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
             }
-            Self::Unavailable | Self::TooManyStreams => {
+            Self::Unavailable | Self::MediaUnavailable | Self::TooManyStreams => {
                 response.insert_header((header::RETRY_AFTER, "5"));
+            }
+            Self::RangeNotSatisfiable { size } => {
+                response.insert_header((header::CONTENT_RANGE, format!("bytes */{size}")));
             }
             Self::TooManyActive { .. } => {
                 response.insert_header((header::RETRY_AFTER, "30"));

@@ -11,10 +11,11 @@ use std::{
 use chrono::{DateTime, Utc};
 use serde::{de::DeserializeOwned, Serialize};
 use serde_json::Value;
-use sqlx::{types::Json, PgPool};
+use sqlx::PgPool;
 use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
 
 use crate::{
+    artifact::{self, Artifact},
     children::{self, Progress, Rules},
     ids::RunId,
     lease::Lease,
@@ -81,6 +82,14 @@ impl StepContext {
     /// The attempt number, from 1.
     pub fn attempt(&self) -> u32 {
         self.inner.lease.attempt as u32
+    }
+
+    /// The key of a new artifact named `name` (a file name, such as `final.mp4`), for the step
+    /// to write to an object store once, before the value that names it is journaled. The key
+    /// names the run, generation, step, child and attempt, so no other attempt (a retry, a
+    /// replay, a fork or one that lost its lease) can write to it.
+    pub fn artifact(&self, name: &str) -> Artifact {
+        Artifact::from_key(artifact::key(&self.inner.lease, name))
     }
 
     /// Resolves when the attempt should stop: the run was cancelled or the attempt lost its lease.
@@ -283,6 +292,9 @@ impl StepContext {
             return decode(stored);
         }
         let value = part.await?;
+        let journaled = artifact::journal(&value).map_err(|e| {
+            StepError::permanent("invalid_memo", format!("a memo's value is not JSON: {e}"))
+        })?;
         self.inner.pauses.reach(PausePoint::MemoWrite).await;
         let recorded = sqlx::query(
             "WITH owned_task AS (
@@ -294,8 +306,8 @@ impl StepContext {
                  SELECT 1 FROM children WHERE id = $8 AND attempt = $4 AND lease_owner = $5
                  FOR SHARE
              )
-             INSERT INTO memos (run_id, step_index, key, generation, value, attempt)
-             SELECT $1, $3, $6, $2, $7, $4
+             INSERT INTO memos (run_id, step_index, key, generation, value, attempt, artifacts)
+             SELECT $1, $3, $6, $2, $7, $4, $9
              FROM (SELECT 1 FROM owned_task UNION ALL SELECT 1 FROM owned_child) AS owned
              ON CONFLICT DO NOTHING",
         )
@@ -305,8 +317,9 @@ impl StepContext {
         .bind(lease.attempt)
         .bind(lease.worker_id)
         .bind(&key)
-        .bind(Json(&value))
+        .bind(&journaled.value)
         .bind(lease.child)
+        .bind(&journaled.artifacts)
         .execute(&self.inner.pool)
         .await
         .map_err(StepError::database)?;

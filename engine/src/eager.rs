@@ -22,8 +22,8 @@ pub(crate) struct Eager {
 /// A worker running in this process, as the starts see it.
 pub(crate) trait LocalWorker: Send + Sync {
     fn id(&self) -> Uuid;
-    /// Whether this process's starts may lease runs to it now.
-    fn takes_work(&self) -> bool;
+    /// Whether this process's starts may lease it a run's first step, `step`, now.
+    fn takes_work(&self, step: &str) -> bool;
     /// Its attempt slots, one of which a start reserves.
     fn slots(&self) -> &Arc<Semaphore>;
     /// Gives it an attempt whose start has committed.
@@ -47,14 +47,14 @@ impl LocalWorkers {
         self.lock().retain(|w| w.as_ptr().cast::<()>() != gone);
     }
 
-    /// A slot of the local worker with the most room, if any has room and may take work.
-    pub fn reserve(&self) -> Option<Reservation> {
+    /// A slot of the local worker with the most room, if any has room and may take `step`.
+    pub fn reserve(&self, step: &str) -> Option<Reservation> {
         let mut workers = self.lock();
         workers.retain(|w| w.strong_count() > 0);
         let worker = workers
             .iter()
             .filter_map(Weak::upgrade)
-            .filter(|w| w.takes_work())
+            .filter(|w| w.takes_work(step))
             .max_by_key(|w| w.slots().available_permits())?;
         let slot = worker.slots().clone().try_acquire_owned().ok()?;
         Some(Reservation { worker, slot })

@@ -1,13 +1,14 @@
 //! The engine handle: the database pool and the registered workflows. Everything an application
 //! does with runs goes through it, and workers and schedulers are made from it.
 
-use std::{sync::Arc, time::Duration};
+use std::{collections::HashSet, sync::Arc, time::Duration};
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::{postgres::PgListener, PgConnection, PgPool};
 
 use crate::{
+    artifact,
     channels::RUNS_CHANNEL,
     eager::LocalWorkers,
     error::{Error, Result},
@@ -131,6 +132,22 @@ impl Engine {
         options: ForkOptions,
     ) -> Result<Started> {
         fork::fork(&self.pool, &self.registry, run_id, from_step, options).await
+    }
+
+    /// Which of `keys` (of artifacts, see [`StepContext::artifact`](crate::StepContext::artifact))
+    /// a checkpoint, memo or child result names, in any run: live or superseded, in a fork or
+    /// not. A stored file under [`ARTIFACTS_PREFIX`](crate::ARTIFACTS_PREFIX) that none names,
+    /// and that is older than [`Engine::artifact_grace`], belongs to no value that may still be
+    /// journaled, and may be removed.
+    pub async fn named_artifacts(&self, keys: &[String]) -> Result<HashSet<String>> {
+        artifact::named(&self.pool, keys).await
+    }
+
+    /// How long an artifact may go unnamed while the attempt that made it may still journal it:
+    /// the longest timeout of the registered steps, plus `lease_ttl` (within which a worker that
+    /// went quiet may still hand off), plus a minute for the hand-off itself.
+    pub fn artifact_grace(&self, lease_ttl: Duration) -> Duration {
+        self.registry.longest_timeout() + lease_ttl + Duration::from_secs(60)
     }
 
     /// The tree of forks `run_id` belongs to, read from any of its runs: the root first, then

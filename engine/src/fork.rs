@@ -14,6 +14,7 @@ use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use crate::{
+    artifact::{self, Journaled},
     channels::TASKS_CHANNEL,
     error::{Error, Result},
     ids::{RunId, RunState},
@@ -28,8 +29,9 @@ pub struct ForkOptions {
     pub run_id: Option<RunId>,
     /// A second fork of the same workflow with the same key returns the first.
     pub idempotency_key: Option<String>,
-    /// Outputs to use instead of the parent's, by the name of a step before the fork point.
-    pub overrides: BTreeMap<String, Value>,
+    /// Outputs to use instead of the parent's, by the name of a step before the fork point
+    /// ([`ForkOptions::override_output`]).
+    overrides: BTreeMap<String, Journaled>,
     /// Memos of the fork point and later steps not to inherit, as (step, key): those parts are
     /// made again.
     pub drop_memos: Vec<(String, String)>,
@@ -42,7 +44,7 @@ impl ForkOptions {
     /// Uses `output` as the output of `step`, a step before the fork point.
     pub fn override_output<T: Serialize>(mut self, step: &str, output: &T) -> Result<Self> {
         self.overrides
-            .insert(step.to_owned(), serde_json::to_value(output)?);
+            .insert(step.to_owned(), artifact::journal(output)?);
         Ok(self)
     }
 
@@ -140,7 +142,7 @@ pub(crate) async fn fork(
     let mut rows = Rows::default();
     for (index, step) in def.steps.iter().enumerate().take(from) {
         if let Some(output) = overrides.get(&index) {
-            rows.push(index, step.name, Some((*output).clone()), None);
+            rows.push(index, step.name, Some(output), None);
         } else if let Some(s) = shared.iter().find(|s| s.step_index == index as i32) {
             rows.push(index, step.name, None, Some(s));
         } else {
@@ -198,6 +200,7 @@ struct Rows {
     step_index: Vec<i32>,
     step: Vec<&'static str>,
     output: Vec<Option<Value>>,
+    artifacts: Vec<Value>,
     source_run_id: Vec<Option<RunId>>,
     source_generation: Vec<Option<i32>>,
 }
@@ -207,12 +210,14 @@ impl Rows {
         &mut self,
         index: usize,
         step: &'static str,
-        output: Option<Value>,
+        output: Option<&Journaled>,
         shared: Option<&Shared>,
     ) {
         self.step_index.push(index as i32);
         self.step.push(step);
-        self.output.push(output);
+        self.output.push(output.map(|o| o.value.clone()));
+        self.artifacts
+            .push(output.map_or_else(|| Value::from(Vec::<Value>::new()), |o| o.artifacts.clone()));
         self.source_run_id.push(shared.map(|s| s.source_run_id));
         self.source_generation
             .push(shared.map(|s| s.source_generation));
@@ -246,15 +251,16 @@ async fn write(
     sqlx::query(
         "WITH checkpoint AS (
              INSERT INTO checkpoints (run_id, step_index, generation, step, attempt, output,
-                                      cost_usd, worker_id, started_at, completed_at,
+                                      artifacts, cost_usd, worker_id, started_at, completed_at,
                                       source_run_id, source_generation)
-             SELECT $1, step_index, 0, step, 0, output, 0, $11, now(), now(), source_run_id,
-                    source_generation
-             FROM unnest($4::int[], $5::text[], $6::jsonb[], $7::uuid[], $8::int[])
-                 AS r(step_index, step, output, source_run_id, source_generation)
+             SELECT $1, step_index, 0, step, 0, output, artifacts, 0, $11, now(), now(),
+                    source_run_id, source_generation
+             FROM unnest($4::int[], $5::text[], $6::jsonb[], $7::uuid[], $8::int[], $17::jsonb[])
+                 AS r(step_index, step, output, source_run_id, source_generation, artifacts)
          ), memo AS (
-             INSERT INTO memos (run_id, step_index, key, generation, value, attempt)
-             SELECT DISTINCT ON (step_index, key) $1, step_index, key, 0, value, attempt
+             INSERT INTO memos (run_id, step_index, key, generation, value, attempt, artifacts)
+             SELECT DISTINCT ON (step_index, key) $1, step_index, key, 0, value, attempt,
+                    artifacts
              FROM memos
              WHERE run_id = $2 AND step_index >= $3 AND superseded_at IS NULL
                AND (step_index, key) NOT IN (SELECT * FROM unnest($9::int[], $10::text[]))
@@ -262,9 +268,9 @@ async fn write(
          ), child AS (
              INSERT INTO children (run_id, generation, step_index, key, workflow,
                                    workflow_version, function, input, limit_key, attempt, output,
-                                   finished_at)
+                                   artifacts, finished_at)
              SELECT $1, 0, step_index, key, workflow, workflow_version, function, input,
-                    limit_key, attempt, output, finished_at
+                    limit_key, attempt, output, artifacts, finished_at
              FROM children c
              WHERE run_id = $2 AND step_index >= $3 AND output IS NOT NULL
                AND generation = (SELECT max(generation) FROM children x
@@ -308,6 +314,7 @@ async fn write(
     .bind(point.limit_key)
     .bind(&children.step_index)
     .bind(&children.key)
+    .bind(&rows.artifacts)
     .execute(conn)
     .await?;
     Ok(())

@@ -29,6 +29,7 @@
 //! the next task or the run's end. The [`Scheduler`] rescues the tasks of dead workers and trims
 //! old history; any number of either may run against one database.
 
+mod artifact;
 mod channels;
 mod children;
 mod connection;
@@ -61,6 +62,7 @@ mod wait;
 mod worker;
 mod workflow;
 
+pub use artifact::{Artifact, ARTIFACTS_PREFIX};
 pub use context::StepContext;
 pub use engine::{Engine, EngineBuilder};
 pub use error::{Error, Result};

@@ -1,7 +1,7 @@
 //! The registry: the workflows an engine knows, by name and version, shared by its starts, workers,
 //! replays and cancels.
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 
 use crate::workflow::{Limit, WorkflowDef};
 
@@ -37,6 +37,15 @@ impl Registry {
     /// Whether any of the workflows has child functions.
     pub fn has_children(&self) -> bool {
         self.workflows.iter().any(|w| !w.children.is_empty())
+    }
+
+    /// The longest timeout of any step or child function: no attempt runs longer.
+    pub fn longest_timeout(&self) -> Duration {
+        (self.workflows.iter())
+            .flat_map(|w| w.steps.iter().chain(&w.children))
+            .map(|step| step.timeout)
+            .max()
+            .unwrap_or_default()
     }
 
     /// Every limit the steps and child functions name, one per key.

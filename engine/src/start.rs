@@ -261,7 +261,10 @@ impl Committer {
                 .registry
                 .get(def.name, def.version)
                 .filter(|registered| registered.limit_key(0).is_none())
-                .and_then(|registered| Some((registered, self.local.reserve()?)));
+                .and_then(|registered| {
+                    let reservation = self.local.reserve(registered.steps[0].name)?;
+                    Some((registered, reservation))
+                });
             request.run.owner = lease.as_ref().map(|(_, r)| r.worker_id());
             leases.push(lease);
         }

@@ -10,6 +10,7 @@ use serde_json::Value;
 use sqlx::PgConnection;
 
 use crate::{
+    artifact::{self, Journaled},
     children::Rules,
     context::StepContext,
     hook::{Hook, HookError, Transition},
@@ -21,7 +22,7 @@ use crate::{
 pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 type StepFn =
-    dyn Fn(StepContext, Value) -> BoxFuture<'static, Result<Value, StepError>> + Send + Sync;
+    dyn Fn(StepContext, Value) -> BoxFuture<'static, Result<Journaled, StepError>> + Send + Sync;
 
 /// A step of a workflow: a function from `I` (the previous step's output, or the run input) to
 /// `O`, with its retry policy and timeout.
@@ -91,7 +92,7 @@ where
                     let output = f(ctx, input);
                     Box::pin(async move {
                         let output = output.await?;
-                        serde_json::to_value(output).map_err(|e| {
+                        artifact::journal(&output).map_err(|e| {
                             StepError::permanent(
                                 "invalid_output",
                                 format!("output is not JSON: {e}"),

@@ -8,6 +8,7 @@ use serde_json::{json, Value};
 use slate_activities::{
     pipeline::{self, Pipeline},
     providers::Providers,
+    storage::{MediaStore, ScratchSpace},
 };
 use slate_api::{
     app::{Application, Settings},
@@ -82,14 +83,17 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
     let db = TestDatabase::with_pool_size(options.pool_size).await;
     let media = tempfile::tempdir().unwrap();
     let prices = options.providers.prices();
-    let pipeline = Pipeline::new(media.path(), 2, options.providers).with_ledger(db.pool.clone());
+    let store = MediaStore::local(media.path()).unwrap();
+    let scratch = ScratchSpace::in_temp_dir().unwrap();
+    let pipeline =
+        Pipeline::new(store.clone(), scratch, options.providers).with_ledger(db.pool.clone());
     let workflow = pipeline::workflow(Arc::new(pipeline));
     let engine = Engine::builder(db.pool.clone()).register(&workflow).build();
     let settings = Settings {
         host: "127.0.0.1".into(),
         port: 0,
         public_url: None,
-        media_dir: media.path().to_owned(),
+        media: store,
         media_url_lifetime: options.media_url_lifetime,
         auth: options.auth,
         prices,

@@ -12,4 +12,5 @@ pub mod priced;
 pub mod probe;
 pub mod process;
 pub mod replicate_fake;
+pub mod s3;
 pub mod wait;

@@ -12,7 +12,7 @@ use slate_activities::{
         replicate::{self, Replicate},
         Secret,
     },
-    storage::MediaStore,
+    storage::{MediaStore, ScratchSpace},
 };
 use slate_engine::{RetryPolicy, Step, StepContext, Workflow};
 
@@ -38,20 +38,16 @@ pub fn client(base_url: &str) -> Replicate {
     }
 }
 
-/// The key part `name`'s output is copied to.
-pub fn output_key(name: &str) -> String {
-    format!("outputs/{name}")
-}
-
 /// The workflow: its step returns the sizes of the copied outputs.
 pub fn workflow(replicate: Replicate, media_dir: PathBuf) -> Workflow<Job> {
     let step = Step::new("fetch", move |ctx: StepContext, job: Job| {
         let replicate = replicate.clone();
-        let store = MediaStore::new(media_dir.clone());
+        let store = MediaStore::local(&media_dir);
         async move {
+            let scratch = ScratchSpace::in_temp_dir()?.attempt(&store?)?;
             let mut sizes = Vec::new();
             for name in &job.parts {
-                let key = output_key(name);
+                let key = ctx.artifact(name);
                 let part = replicate::Job {
                     name,
                     version: &job.version,
@@ -59,11 +55,11 @@ pub fn workflow(replicate: Replicate, media_dir: PathBuf) -> Workflow<Job> {
                     seed: job.seed.as_deref(),
                     deadline: Duration::from_secs(job.deadline_seconds),
                     kind: MediaKind::Image,
-                    key: &key,
+                    key: key.key(),
                 };
-                replicate.run(&ctx, &store, &part).await?;
-                let path = store.path(&key)?;
-                sizes.push(std::fs::metadata(path).map(|m| m.len()).unwrap_or(0));
+                let stored = replicate.run(&ctx, &scratch, &part).await?;
+                let bytes = scratch.store().get(stored.key()).await?;
+                sizes.push(bytes.len() as u64);
             }
             Ok(sizes)
         }

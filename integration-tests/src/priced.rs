@@ -10,9 +10,9 @@ use slate_activities::{
     plan::Request,
     providers::{ClipJob, ImageModel, MusicModel, Planner, Providers, VideoModel},
     spec::Spec,
-    storage::MediaStore,
+    storage::Scratch,
 };
-use slate_engine::{StepContext, StepError};
+use slate_engine::{Artifact, StepContext, StepError};
 
 /// A provider of the embedded kind at another price.
 struct Priced<T: ?Sized> {
@@ -63,12 +63,12 @@ impl ImageModel for Priced<dyn ImageModel> {
     async fn still(
         &self,
         ctx: &StepContext,
-        store: &MediaStore,
+        scratch: &Scratch,
         spec: &Spec,
         index: usize,
         key: &str,
     ) -> Result<(), StepError> {
-        self.inner.still(ctx, store, spec, index, key).await
+        self.inner.still(ctx, scratch, spec, index, key).await
     }
 }
 
@@ -81,10 +81,10 @@ impl VideoModel for Priced<dyn VideoModel> {
     async fn clip(
         &self,
         ctx: &StepContext,
-        store: &MediaStore,
+        scratch: &Scratch,
         job: ClipJob<'_>,
     ) -> Result<(), StepError> {
-        self.inner.clip(ctx, store, job).await
+        self.inner.clip(ctx, scratch, job).await
     }
 }
 
@@ -97,11 +97,10 @@ impl MusicModel for Priced<dyn MusicModel> {
     async fn track(
         &self,
         ctx: &StepContext,
-        store: &MediaStore,
+        scratch: &Scratch,
         mood: Mood,
         seconds: u32,
-        stem: &str,
-    ) -> Result<String, StepError> {
-        self.inner.track(ctx, store, mood, seconds, stem).await
+    ) -> Result<Artifact, StepError> {
+        self.inner.track(ctx, scratch, mood, seconds).await
     }
 }

@@ -14,15 +14,22 @@ pub struct WorkerProcess {
 impl WorkerProcess {
     /// Starts `binary` (the path of `test-worker`) on the database at `url`, with `args`.
     pub fn spawn(binary: &str, url: &str, args: &[&str]) -> Self {
+        Self::start(
+            Command::new(binary)
+                .arg("--database-url")
+                .arg(url)
+                .args(args),
+        )
+    }
+
+    /// Starts `command`, logging to a file of its own.
+    fn start(command: &mut Command) -> Self {
         let log = std::env::temp_dir().join(format!(
             "slate-test-worker-{}.log",
             uuid::Uuid::new_v4().simple()
         ));
         let file = std::fs::File::create(&log).expect("create the worker's log");
-        let child = Command::new(binary)
-            .arg("--database-url")
-            .arg(url)
-            .args(args)
+        let child = command
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
             .stdout(file.try_clone().expect("log file"))
@@ -32,6 +39,30 @@ impl WorkerProcess {
             .expect("spawn the test worker");
         let pid = child.id().expect("a running child");
         Self { child, pid, log }
+    }
+
+    /// Starts `slate worker` on the database at `url`, with the settings `env` (SLATE_*
+    /// variables).
+    pub fn slate_worker(url: &str, env: &[(&str, String)]) -> Self {
+        Self::start(
+            Command::new(slate_binary())
+                .arg("worker")
+                .env("DATABASE_URL", url)
+                .envs(env.iter().map(|(name, value)| (name, value))),
+        )
+    }
+
+    /// Starts `slate worker` as [`Self::slate_worker`] does, pinned to CPU `core` (`taskset`).
+    pub fn pinned_slate_worker(core: usize, url: &str, env: &[(&str, String)]) -> Self {
+        Self::start(
+            Command::new("taskset")
+                .arg("-c")
+                .arg(core.to_string())
+                .arg(slate_binary())
+                .arg("worker")
+                .env("DATABASE_URL", url)
+                .envs(env.iter().map(|(name, value)| (name, value))),
+        )
     }
 
     /// SIGKILL, and waits until the process is gone.

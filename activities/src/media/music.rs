@@ -7,7 +7,11 @@ use std::f32::consts::TAU;
 
 use slate_engine::StepError;
 
-use crate::{library::mood::Mood, media::ffmpeg, storage::MediaStore};
+use crate::{
+    library::mood::Mood,
+    media::{chunks, ffmpeg},
+    storage::Scratch,
+};
 
 pub const SAMPLE_RATE: u32 = 44_100;
 
@@ -207,17 +211,17 @@ pub fn wav(samples: &[f32]) -> Vec<u8> {
 /// short track is looped), faded out over its last 2 s, the index at the front so
 /// browsers play it while it downloads.
 pub async fn mux(
-    store: &MediaStore,
+    scratch: &Scratch,
     video_key: &str,
     music_key: &str,
     seconds: u32,
     out_key: &str,
 ) -> Result<(), StepError> {
-    let out = store.scratch(out_key).await?;
+    let out = chunks::output(scratch, out_key);
     let mut args = ffmpeg::args(["-i"]);
-    args.push(store.path(video_key)?.into_os_string());
+    args.push(scratch.fetch(video_key).await?.into_os_string());
     args.extend(ffmpeg::args(["-stream_loop", "-1", "-i"]));
-    args.push(store.path(music_key)?.into_os_string());
+    args.push(scratch.fetch(music_key).await?.into_os_string());
     let fade_from = (seconds as f32 - 2.0).max(seconds as f32 * 0.75);
     let fade = seconds as f32 - fade_from;
     let audio = format!("afade=t=out:st={fade_from}:d={fade}");
@@ -234,7 +238,7 @@ pub async fn mux(
     args.extend(ffmpeg::args(["-movflags", "+faststart", "-f", "mp4"]));
     args.push(out.clone().into_os_string());
     ffmpeg::run(args).await?;
-    store.commit(&out, out_key).await.map_err(StepError::from)
+    Ok(scratch.upload(&out, out_key).await?)
 }
 
 #[cfg(test)]

@@ -1,13 +1,16 @@
 //! The video workflow: the five phases as durable steps of the engine. Each step reads the
 //! production so far (the previous step's checkpoint), checks the budget before spending, does its
 //! work with the configured provider (embedded unless a cloud one is configured), and returns the
-//! production with its part added.
+//! production with its part added. generating_chunks fans out: each beat's clips render in a
+//! child (`render_beat`) on any worker.
 
 use std::{future::Future, sync::Arc};
 
 use slate_engine::{Step, StepContext, StepError, Workflow};
 
-use self::phases::{adding_music, generating_chunks, planning, stitching, storyboarding};
+use self::phases::{
+    adding_music, generating_chunks, planning, render_beat, stitching, storyboarding, RENDER_BEAT,
+};
 use crate::{phase::Phase, plan::Request, production::Production, video::Projection};
 
 mod phases;
@@ -21,7 +24,7 @@ pub const VERSION: i32 = 1;
 
 /// The video workflow, its projection kept by its hook.
 pub fn workflow(pipeline: Arc<Pipeline>) -> Workflow<Request> {
-    let planner = pipeline.clone();
+    let (planner, renderer) = (pipeline.clone(), pipeline.clone());
     let planning = Step::new(Phase::Planning.name(), move |ctx, request| {
         let pipeline = planner.clone();
         async move { planning(&ctx, &pipeline, request).await }
@@ -36,6 +39,12 @@ pub fn workflow(pipeline: Arc<Pipeline>) -> Workflow<Request> {
         ))
         .step(phase_step(Phase::Stitching, &pipeline, stitching))
         .step(phase_step(Phase::AddingMusic, &pipeline, adding_music))
+        .child(
+            Step::new(RENDER_BEAT, move |ctx, beat| {
+                render_beat(ctx, renderer.clone(), beat)
+            })
+            .timeout(Phase::GeneratingChunks.timeout()),
+        )
         .hook(Projection)
         .build()
 }

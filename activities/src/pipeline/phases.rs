@@ -1,10 +1,11 @@
 //! The five phases' work: planning the spec, drawing a still per beat, rendering the clips
-//! (each one memoized), stitching them, and adding the soundtrack.
+//! (each one memoized), stitching them, and adding the soundtrack. Each phase stores what it
+//! makes as artifacts of its attempt, and works on local copies in the attempt's scratch folder.
 
 use std::{collections::BTreeMap, sync::Arc};
 
-use futures::{stream, StreamExt, TryStreamExt};
-use slate_engine::{StepContext, StepError};
+use serde::{Deserialize, Serialize};
+use slate_engine::{Artifact, StepContext, StepError};
 
 use super::shared::Pipeline;
 use crate::{
@@ -48,10 +49,6 @@ pub(super) async fn planning(
     Ok(production.paid(ctx, Phase::Planning, cost))
 }
 
-fn media_key(ctx: &StepContext, name: &str) -> String {
-    format!("videos/{}/{name}", ctx.run_id())
-}
-
 pub(super) async fn storyboarding(
     ctx: StepContext,
     pipeline: Arc<Pipeline>,
@@ -61,16 +58,18 @@ pub(super) async fn storyboarding(
     let cost = pipeline
         .afford(ctx, &production, Phase::Storyboarding)
         .await?;
+    let scratch = pipeline.scratch()?;
     let mut stills = Vec::with_capacity(production.spec.beats.len());
     for index in 0..production.spec.beats.len() {
-        let key = media_key(ctx, &format!("stills/beat-{:02}.png", index + 1));
+        let name = format!("still-{:02}", index + 1);
         let still = ctx
-            .memo(&format!("still-{:02}", index + 1), async {
+            .memo(&name, async {
+                let key = ctx.artifact(&format!("{name}.png"));
                 let images = &pipeline.providers.images;
                 images
-                    .still(ctx, &pipeline.store, &production.spec, index, &key)
+                    .still(ctx, &scratch, &production.spec, index, key.key())
                     .await?;
-                Ok(key.clone())
+                Ok(key)
             })
             .await?;
         stills.push(still);
@@ -79,13 +78,22 @@ pub(super) async fn storyboarding(
     Ok(production.paid(ctx, Phase::Storyboarding, cost))
 }
 
-/// One clip to render: its index in the video, the beat it belongs to, and whether it is the
-/// beat's first.
-struct Clip {
-    index: usize,
-    beat: usize,
-    first_of_beat: bool,
+/// The clips of one beat, which one child of generating_chunks renders in order (each clip
+/// starts from the last frame of the one before, so a beat's clips cannot render apart), while
+/// the beats render in parallel on any workers.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(super) struct BeatClips {
+    /// The index in the video of the beat's first clip.
+    first_clip: usize,
+    clips: usize,
+    prompt: String,
+    camera: beats::Camera,
+    /// The beat's still, which its first clip starts from.
+    still: Artifact,
 }
+
+/// The child function that renders a beat's clips.
+pub(super) const RENDER_BEAT: &str = "render_beat";
 
 pub(super) async fn generating_chunks(
     ctx: StepContext,
@@ -96,79 +104,69 @@ pub(super) async fn generating_chunks(
     let cost = pipeline
         .afford(ctx, &production, Phase::GeneratingChunks)
         .await?;
-    let mut per_beat: Vec<Vec<Clip>> = Vec::new();
-    let mut index = 0;
-    for (beat, spec_beat) in production.spec.beats.iter().enumerate() {
-        let count = (spec_beat.duration / CHUNK_SECONDS) as usize;
-        per_beat.push(
-            (0..count)
-                .map(|k| {
-                    index += 1;
-                    Clip {
-                        index: index - 1,
-                        beat,
-                        first_of_beat: k == 0,
-                    }
-                })
-                .collect(),
-        );
+    let mut beats_clips = Vec::with_capacity(production.spec.beats.len());
+    let mut first_clip = 0;
+    for (index, beat) in production.spec.beats.iter().enumerate() {
+        let clips = (beat.duration / CHUNK_SECONDS) as usize;
+        let camera = beats::find(&beat.id).map_or(beats::Camera::Static, |b| b.camera);
+        let job = BeatClips {
+            first_clip,
+            clips,
+            prompt: beat.prompt.clone(),
+            camera,
+            still: production.stills[index].clone(),
+        };
+        beats_clips.push((format!("beat-{:02}", index + 1), job));
+        first_clip += clips;
     }
-    let render_beat = |clips: Vec<Clip>| render_beat(ctx, &pipeline, &production, clips);
-    let rendering = stream::iter(per_beat)
-        .map(render_beat)
-        .buffered(pipeline.parallel_chunks.max(1))
-        .try_collect::<Vec<Vec<String>>>();
-    let rendered = tokio::select! {
-        rendered = rendering => rendered?,
-        () = ctx.cancelled() => return Err(StepError::retryable("stopped", "the attempt was stopped")),
-    };
+    let rendered: Vec<Vec<Artifact>> = ctx.fan_out(RENDER_BEAT, beats_clips).await?;
     production.chunks = rendered.into_iter().flatten().collect();
     Ok(production.paid(ctx, Phase::GeneratingChunks, cost))
 }
 
+/// A rendered clip and its last frame, which the beat's next clip starts from.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Rendered {
+    clip: Artifact,
+    last_frame: Artifact,
+}
+
 /// Renders a beat's clips one after another, each memoized: the first from the beat's still,
-/// each later one from the last frame of the clip before.
-async fn render_beat(
-    ctx: &StepContext,
-    pipeline: &Pipeline,
-    production: &Production,
-    clips: Vec<Clip>,
-) -> Result<Vec<String>, StepError> {
-    let mut keys = Vec::with_capacity(clips.len());
-    let mut previous_last: Option<String> = None;
-    for clip in clips {
-        let name = format!("chunk-{:03}", clip.index + 1);
-        let clip_key = media_key(ctx, &format!("chunks/{name}.mp4"));
-        let last_key = media_key(ctx, &format!("chunks/{name}-last.png"));
-        let start = match (&previous_last, clip.first_of_beat) {
-            (Some(last), false) => last.clone(),
-            _ => production.stills[clip.beat].clone(),
-        };
-        let camera = beats::find(&production.spec.beats[clip.beat].id)
-            .map_or(beats::Camera::Static, |b| b.camera);
-        let prompt = &production.spec.beats[clip.beat].prompt;
-        let job = ClipJob {
-            name: &name,
-            prompt,
-            camera,
-            start: &start,
-            clip: &clip_key,
-            last_frame: &last_key,
-        };
-        let key = ctx
-            .memo(&name, async {
-                pipeline
-                    .providers
-                    .clips
-                    .clip(ctx, &pipeline.store, job)
-                    .await?;
-                Ok(clip_key.clone())
+/// each later one from the last frame of the clip before. Returns the clips, in order.
+pub(super) async fn render_beat(
+    ctx: StepContext,
+    pipeline: Arc<Pipeline>,
+    beat: BeatClips,
+) -> Result<Vec<Artifact>, StepError> {
+    let ctx = &ctx;
+    let scratch = pipeline.scratch()?;
+    let mut rendered: Vec<Rendered> = Vec::with_capacity(beat.clips);
+    for index in beat.first_clip..beat.first_clip + beat.clips {
+        let name = format!("chunk-{:03}", index + 1);
+        let start = rendered
+            .last()
+            .map_or(&beat.still, |before| &before.last_frame);
+        let made = ctx
+            .memo(&format!("{name}-rendered"), async {
+                let made = Rendered {
+                    clip: ctx.artifact(&format!("{name}.mp4")),
+                    last_frame: ctx.artifact(&format!("{name}-last.png")),
+                };
+                let job = ClipJob {
+                    name: &name,
+                    prompt: &beat.prompt,
+                    camera: beat.camera,
+                    start: start.key(),
+                    clip: made.clip.key(),
+                    last_frame: made.last_frame.key(),
+                };
+                pipeline.providers.clips.clip(ctx, &scratch, job).await?;
+                Ok(made)
             })
             .await?;
-        keys.push(key);
-        previous_last = Some(last_key);
+        rendered.push(made);
     }
-    Ok(keys)
+    Ok(rendered.into_iter().map(|r| r.clip).collect())
 }
 
 pub(super) async fn stitching(
@@ -177,8 +175,10 @@ pub(super) async fn stitching(
     mut production: Production,
 ) -> Result<Production, StepError> {
     let ctx = &ctx;
-    let key = media_key(ctx, "stitched.mp4");
-    stitch::stitch(&pipeline.store, &production.chunks, &key).await?;
+    let scratch = pipeline.scratch()?;
+    let key = ctx.artifact("stitched.mp4");
+    let clips: Vec<&str> = production.chunks.iter().map(Artifact::key).collect();
+    stitch::stitch(&scratch, &clips, key.key()).await?;
     production.stitched = Some(key);
     Ok(production.paid(ctx, Phase::Stitching, 0.0))
 }
@@ -197,18 +197,11 @@ pub(super) async fn adding_music(
         .clone()
         .ok_or_else(|| StepError::permanent("no_video", "stitching left no video"))?;
     let (mood, seconds) = (production.spec.style.mood, production.spec.duration);
+    let scratch = pipeline.scratch()?;
     let music = &pipeline.providers.music;
-    let music_key = music
-        .track(
-            ctx,
-            &pipeline.store,
-            mood,
-            seconds,
-            &media_key(ctx, "music"),
-        )
-        .await?;
-    let key = media_key(ctx, "final.mp4");
-    music::mux(&pipeline.store, &stitched, &music_key, seconds, &key).await?;
+    let track = music.track(ctx, &scratch, mood, seconds).await?;
+    let key = ctx.artifact("final.mp4");
+    music::mux(&scratch, stitched.key(), track.key(), seconds, key.key()).await?;
     production.final_video = Some(key);
     Ok(production.paid(ctx, Phase::AddingMusic, cost))
 }

@@ -1,7 +1,5 @@
-//! What every step of the pipeline shares: the media store, the providers, how many clips
-//! render at once, and the check before a phase spends.
-
-use std::path::PathBuf;
+//! What every step of the pipeline shares: the media store and scratch space, the providers, and
+//! the check before a phase spends.
 
 use slate_engine::{StepContext, StepError};
 use sqlx::PgPool;
@@ -10,15 +8,16 @@ use crate::{
     phase::Phase,
     production::{afford, Production},
     providers::Providers,
-    storage::MediaStore,
+    storage::{MediaStore, Scratch, ScratchSpace, StoreError},
     video::video_reserve,
 };
 
-/// What the steps share: where media go, which provider makes each kind of media, how many clips
-/// render at once, and where spending is reserved.
+/// What the steps share: where media go, which provider makes each kind of media, and where
+/// spending is reserved.
 pub struct Pipeline {
     pub store: MediaStore,
-    pub parallel_chunks: usize,
+    /// Where this process's attempts work on local copies of media.
+    pub scratch_space: ScratchSpace,
     pub providers: Providers,
     /// The database whose videos' reservations keep each key under its monthly budget; none for
     /// a pipeline whose videos have no rows (monthly budgets are then not checked).
@@ -26,15 +25,11 @@ pub struct Pipeline {
 }
 
 impl Pipeline {
-    /// A pipeline keeping media under `media_dir`, made by `providers`.
-    pub fn new(
-        media_dir: impl Into<PathBuf>,
-        parallel_chunks: usize,
-        providers: Providers,
-    ) -> Self {
+    /// A pipeline keeping media in `store`, made by `providers` in folders of `scratch_space`.
+    pub fn new(store: MediaStore, scratch_space: ScratchSpace, providers: Providers) -> Self {
         Self {
-            store: MediaStore::new(media_dir),
-            parallel_chunks,
+            store,
+            scratch_space,
             providers,
             ledger: None,
         }
@@ -89,14 +84,13 @@ impl Pipeline {
     }
 
     /// The embedded providers only: free and offline.
-    pub fn embedded(
-        media_dir: impl Into<PathBuf>,
-        parallel_chunks: usize,
-    ) -> Result<Self, StepError> {
-        Ok(Self::new(
-            media_dir,
-            parallel_chunks,
-            Providers::embedded()?,
-        ))
+    pub fn embedded(store: MediaStore, scratch_space: ScratchSpace) -> Result<Self, StepError> {
+        let providers = Providers::embedded()?;
+        Ok(Self::new(store, scratch_space, providers))
+    }
+
+    /// A scratch folder for one attempt, removed when dropped.
+    pub(crate) fn scratch(&self) -> Result<Scratch, StoreError> {
+        self.scratch_space.attempt(&self.store)
     }
 }

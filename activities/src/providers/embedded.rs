@@ -3,7 +3,7 @@
 
 use ab_glyph::FontArc;
 use async_trait::async_trait;
-use slate_engine::{StepContext, StepError};
+use slate_engine::{Artifact, StepContext, StepError};
 
 use super::{ClipJob, ImageModel, MusicModel, Planner, VideoModel};
 use crate::{
@@ -11,7 +11,7 @@ use crate::{
     media::{chunks, music, storyboard},
     plan::{self, Request},
     spec::Spec,
-    storage::MediaStore,
+    storage::Scratch,
 };
 
 /// Plans from what it reads in the prompt ([`plan::embedded`]).
@@ -51,7 +51,7 @@ impl ImageModel for EmbeddedImages {
     async fn still(
         &self,
         _: &StepContext,
-        store: &MediaStore,
+        scratch: &Scratch,
         spec: &Spec,
         index: usize,
         key: &str,
@@ -60,7 +60,7 @@ impl ImageModel for EmbeddedImages {
         let png = tokio::task::spawn_blocking(move || storyboard::render(&spec, index, &font))
             .await
             .map_err(|e| StepError::retryable("render", e.to_string()))?;
-        store.put(key, &png).await.map_err(StepError::from)
+        Ok(scratch.store().put(key, png).await?)
     }
 }
 
@@ -76,10 +76,10 @@ impl VideoModel for EmbeddedClips {
     async fn clip(
         &self,
         _: &StepContext,
-        store: &MediaStore,
+        scratch: &Scratch,
         job: ClipJob<'_>,
     ) -> Result<(), StepError> {
-        chunks::render(store, job.start, job.camera, job.clip, job.last_frame).await
+        chunks::render(scratch, job.start, job.camera, job.clip, job.last_frame).await
     }
 }
 
@@ -94,18 +94,17 @@ impl MusicModel for EmbeddedMusic {
 
     async fn track(
         &self,
-        _: &StepContext,
-        store: &MediaStore,
+        ctx: &StepContext,
+        scratch: &Scratch,
         mood: Mood,
         seconds: u32,
-        stem: &str,
-    ) -> Result<String, StepError> {
-        let key = format!("{stem}.wav");
+    ) -> Result<Artifact, StepError> {
+        let key = ctx.artifact("music.wav");
         let compose = move || music::wav(&music::compose(mood, seconds as f32));
         let wav = tokio::task::spawn_blocking(compose)
             .await
             .map_err(|e| StepError::retryable("compose", e.to_string()))?;
-        store.put(&key, &wav).await?;
+        scratch.store().put(key.key(), wav).await?;
         Ok(key)
     }
 }

@@ -18,13 +18,13 @@ pub mod replicate;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use slate_engine::{StepContext, StepError};
+use slate_engine::{Artifact, StepContext, StepError};
 
 pub use http::Secret;
 
 use crate::{
     cost::Prices, library::beats::Camera, library::mood::Mood, plan::Request, spec::Spec,
-    storage::MediaStore,
+    storage::Scratch,
 };
 
 /// Turns a client's request into a spec.
@@ -46,7 +46,7 @@ pub trait ImageModel: Send + Sync {
     async fn still(
         &self,
         ctx: &StepContext,
-        store: &MediaStore,
+        scratch: &Scratch,
         spec: &Spec,
         index: usize,
         key: &str,
@@ -79,7 +79,7 @@ pub trait VideoModel: Send + Sync {
     async fn clip(
         &self,
         ctx: &StepContext,
-        store: &MediaStore,
+        scratch: &Scratch,
         job: ClipJob<'_>,
     ) -> Result<(), StepError>;
 }
@@ -90,16 +90,14 @@ pub trait MusicModel: Send + Sync {
     /// USD per track.
     fn price(&self) -> f64;
 
-    /// Stores a track of `seconds` in `mood` under a key that starts with `stem`, and returns
-    /// that key.
+    /// Stores a track of `seconds` in `mood` as an artifact of the attempt, and returns it.
     async fn track(
         &self,
         ctx: &StepContext,
-        store: &MediaStore,
+        scratch: &Scratch,
         mood: Mood,
         seconds: u32,
-        stem: &str,
-    ) -> Result<String, StepError>;
+    ) -> Result<Artifact, StepError>;
 }
 
 /// The provider of each kind, chosen at start-up.

@@ -3,7 +3,7 @@
 //! pipeline's format (a clip longer than 5 s is trimmed to 5 s).
 
 use async_trait::async_trait;
-use slate_engine::{StepContext, StepError};
+use slate_engine::{Artifact, StepContext, StepError};
 
 use super::{
     fetch::MediaKind,
@@ -16,7 +16,7 @@ use crate::{
     media::{chunks, music},
     phase::Phase,
     spec::{Spec, CHUNK_SECONDS, HEIGHT, WIDTH},
-    storage::MediaStore,
+    storage::Scratch,
 };
 
 /// A model of the predictions API, as its profile describes it.
@@ -51,14 +51,16 @@ impl PredictionModel {
         Ok(self)
     }
 
+    /// Runs the model and stores its output as `key`, or returns where an earlier attempt
+    /// stored it.
     async fn run(
         &self,
         ctx: &StepContext,
-        store: &MediaStore,
+        scratch: &Scratch,
         name: &str,
         input: serde_json::Value,
         key: &str,
-    ) -> Result<(), StepError> {
+    ) -> Result<Artifact, StepError> {
         let job = Job {
             name,
             version: &self.profile.version,
@@ -72,7 +74,7 @@ impl PredictionModel {
             },
             key,
         };
-        self.api.run(ctx, store, &job).await
+        self.api.run(ctx, scratch, &job).await
     }
 }
 
@@ -94,7 +96,7 @@ impl ImageModel for PredictionImages {
     async fn still(
         &self,
         ctx: &StepContext,
-        store: &MediaStore,
+        scratch: &Scratch,
         spec: &Spec,
         index: usize,
         key: &str,
@@ -107,10 +109,10 @@ impl ImageModel for PredictionImages {
             spec.style.lighting
         );
         let input = self.0.profile.input(&prompt, (WIDTH, HEIGHT), None, None);
-        let source = format!("{key}.source");
         let name = format!("still-{:02}", index + 1);
-        self.0.run(ctx, store, &name, input, &source).await?;
-        chunks::fit_still(store, &source, key).await
+        let source = ctx.artifact(&format!("{name}.source"));
+        let source = self.0.run(ctx, scratch, &name, input, source.key()).await?;
+        chunks::fit_still(scratch, source.key(), key).await
     }
 }
 
@@ -139,12 +141,12 @@ impl VideoModel for PredictionClips {
     async fn clip(
         &self,
         ctx: &StepContext,
-        store: &MediaStore,
+        scratch: &Scratch,
         job: ClipJob<'_>,
     ) -> Result<(), StepError> {
         let frame: String = ctx
             .memo(&format!("{}-first-frame", job.name), async {
-                let jpeg = chunks::jpeg(store, job.start).await?;
+                let jpeg = chunks::jpeg(scratch, job.start).await?;
                 self.0
                     .api
                     .file_input(jpeg, "image/jpeg", "first-frame.jpg")
@@ -157,9 +159,12 @@ impl VideoModel for PredictionClips {
             Some(CHUNK_SECONDS),
             Some(&frame),
         );
-        let source = format!("{}.source", job.clip);
-        self.0.run(ctx, store, job.name, input, &source).await?;
-        chunks::normalize(store, &source, job.clip, job.last_frame).await
+        let source = ctx.artifact(&format!("{}.source", job.name));
+        let source = self
+            .0
+            .run(ctx, scratch, job.name, input, source.key())
+            .await?;
+        chunks::normalize(scratch, source.key(), job.clip, job.last_frame).await
     }
 }
 
@@ -182,20 +187,18 @@ impl MusicModel for PredictionMusic {
     async fn track(
         &self,
         ctx: &StepContext,
-        store: &MediaStore,
+        scratch: &Scratch,
         mood: Mood,
         seconds: u32,
-        stem: &str,
-    ) -> Result<String, StepError> {
+    ) -> Result<Artifact, StepError> {
         let input = self.0.profile.input(
             music::description(mood),
             (WIDTH, HEIGHT),
             Some(seconds),
             None,
         );
-        let key = format!("{stem}.source");
-        self.0.run(ctx, store, "track", input, &key).await?;
-        Ok(key)
+        let key = ctx.artifact("track.source");
+        self.0.run(ctx, scratch, "track", input, key.key()).await
     }
 }
 

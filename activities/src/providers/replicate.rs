@@ -18,13 +18,13 @@ use base64::{engine::general_purpose::STANDARD as BASE64, Engine as _};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use slate_engine::{StepContext, StepError};
+use slate_engine::{Artifact, StepContext, StepError};
 
 use super::{
     fetch::{Fetcher, MediaKind},
     http::{checked, transport_error, Secret},
 };
-use crate::storage::MediaStore;
+use crate::storage::Scratch;
 
 const PROVIDER: &str = "the predictions API";
 
@@ -66,7 +66,7 @@ pub struct Job<'a> {
     pub deadline: Duration,
     /// What its output must be.
     pub kind: MediaKind,
-    /// The media key its first output is copied to.
+    /// The media key its first output is copied to (an artifact of the attempt that copies it).
     pub key: &'a str,
 }
 
@@ -119,13 +119,14 @@ enum Ended {
 }
 
 impl Replicate {
-    /// Runs `job` and copies its first output into `store` as `job.key`.
+    /// Runs `job`, copies its first output into the store as `job.key`, and returns that key;
+    /// the key an earlier attempt copied it to, if one did.
     pub async fn run(
         &self,
         ctx: &StepContext,
-        store: &MediaStore,
+        scratch: &Scratch,
         job: &Job<'_>,
-    ) -> Result<(), StepError> {
+    ) -> Result<Artifact, StepError> {
         let mut earlier = Vec::new();
         for number in 1..=MAX_PREDICTIONS {
             let part = format!("prediction-{}-{number}", job.name);
@@ -141,11 +142,11 @@ impl Replicate {
             let id: String = ctx
                 .memo(&part, self.create_or_adopt(ctx, job, &intent, &earlier))
                 .await?;
-            let copied: bool = ctx
-                .memo(&format!("{part}-copied"), self.finish(&id, job, store))
+            let stored: Option<Artifact> = ctx
+                .memo(&format!("{part}-stored"), self.finish(&id, job, scratch))
                 .await?;
-            if copied {
-                return Ok(());
+            if let Some(stored) = stored {
+                return Ok(stored);
             }
             earlier.push(id);
         }
@@ -158,12 +159,17 @@ impl Replicate {
         ))
     }
 
-    /// Waits for the prediction and copies its output; false when it made none to copy.
-    async fn finish(&self, id: &str, job: &Job<'_>, store: &MediaStore) -> Result<bool, StepError> {
+    /// Waits for the prediction and copies its output; `None` when it made none to copy.
+    async fn finish(
+        &self,
+        id: &str,
+        job: &Job<'_>,
+        scratch: &Scratch,
+    ) -> Result<Option<Artifact>, StepError> {
         match self.wait(id, job.deadline).await? {
             Ended::Stopped(status) => {
                 tracing::info!(prediction = %id, status, "prediction made nothing; starting a new one");
-                Ok(false)
+                Ok(None)
             }
             Ended::Succeeded(output) => {
                 let file = match output {
@@ -172,10 +178,10 @@ impl Replicate {
                 };
                 let Some(file) = file else {
                     tracing::warn!(prediction = %id, "prediction's output is gone; starting a new one");
-                    return Ok(false);
+                    return Ok(None);
                 };
-                store.put_file(file.path(), job.key).await?;
-                Ok(true)
+                scratch.upload(file.path(), job.key).await?;
+                Ok(Some(Artifact::from_key(job.key)))
             }
         }
     }

@@ -2,7 +2,7 @@
 //! the engine's transactions) and the reads the API renders. Named table, then what they do.
 
 use chrono::{DateTime, Utc};
-use slate_engine::RunId;
+use slate_engine::{Artifact, RunId};
 use sqlx::{postgres::PgArguments, query::Query, types::Json, PgConnection, PgPool, Postgres};
 use uuid::Uuid;
 
@@ -163,13 +163,17 @@ pub(crate) async fn video_checkpoint_record(
         .bind(Json(&production.spec))
         .bind(phase.name())
         .bind(cost_usd)
-        .bind(&production.stills)
-        .bind(&production.chunks)
-        .bind(&production.stitched)
-        .bind(&production.final_video)
+        .bind(keys(&production.stills))
+        .bind(keys(&production.chunks))
+        .bind(production.stitched.as_ref().map(Artifact::key))
+        .bind(production.final_video.as_ref().map(Artifact::key))
         .execute(conn)
         .await?;
     Ok(())
+}
+
+fn keys(artifacts: &[Artifact]) -> Vec<&str> {
+    artifacts.iter().map(Artifact::key).collect()
 }
 
 /// Rewinds the video to the replayed phase: what that phase and those after it made, and what

@@ -10,6 +10,7 @@ mod keys;
 mod providers;
 mod server;
 mod smoke;
+mod store;
 
 use client::{GenerateArgs, ReplayArgs, StatusArgs};
 use keys::KeysArgs;

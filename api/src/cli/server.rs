@@ -1,7 +1,7 @@
 //! `slate serve`, `slate worker` and `slate migrate`: their configuration (flags, or the
 //! environment variables named in the README) and how they run until SIGTERM or ctrl-c.
 
-use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
+use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use anyhow::Context;
 use clap::Args;
@@ -9,6 +9,7 @@ use slate_activities::{
     cost::Prices,
     pipeline::{self, Pipeline},
     plan::Request,
+    storage::{Cleaner, MediaStore, ScratchSpace},
 };
 use slate_api::{
     app::{Application, Settings},
@@ -18,7 +19,7 @@ use slate_engine::{Bucket, Engine, SchedulerConfig, WorkerConfig, Workflow};
 use sqlx::{postgres::PgPoolOptions, PgPool};
 use tokio_util::sync::CancellationToken;
 
-use super::providers::CloudArgs;
+use super::{providers::CloudArgs, store::StoreArgs};
 
 #[derive(Args)]
 pub struct ServeArgs {
@@ -92,6 +93,14 @@ pub struct WorkerArgs {
     /// How long the history of finished runs is kept, in days; forever when unset.
     #[arg(long, env = "SLATE_RETENTION_DAYS")]
     retention_days: Option<u64>,
+    /// The steps (and child functions) this process's worker takes, comma-separated, for
+    /// example `generating_chunks,render_beat` on machines made for rendering; all when unset.
+    #[arg(long, env = "SLATE_STEPS", value_delimiter = ',')]
+    steps: Vec<String>,
+    /// How often unnamed artifacts are looked for and removed, in seconds; 0 turns the cleaner
+    /// off in this process.
+    #[arg(long, env = "SLATE_CLEAN_EVERY_SECS", default_value_t = 600)]
+    clean_every_secs: u64,
     /// How long running steps may take to finish after SIGTERM, in seconds.
     #[arg(long, env = "SLATE_SHUTDOWN_GRACE_SECS", default_value_t = 30)]
     shutdown_grace_secs: u64,
@@ -114,23 +123,24 @@ pub struct WorkerCommandArgs {
 
 #[derive(Args)]
 struct PipelineArgs {
-    /// Where stills, clips and videos are kept.
-    #[arg(long, env = "SLATE_MEDIA_DIR", default_value = "data/media")]
-    media_dir: PathBuf,
-    /// How many clips of one video render at once.
-    #[arg(long, env = "SLATE_CHUNK_PARALLELISM", default_value_t = 2)]
-    chunk_parallelism: usize,
+    #[command(flatten)]
+    store: StoreArgs,
     #[command(flatten)]
     cloud: CloudArgs,
 }
 
 impl PipelineArgs {
-    /// The video workflow, its spending reserved in `pool`, and what its providers charge.
-    fn workflow(&self, pool: &PgPool) -> anyhow::Result<(Workflow<Request>, Prices)> {
+    /// The video workflow keeping media in `store` (working in `scratch`), its spending reserved
+    /// in `pool`, and what its providers charge.
+    fn workflow(
+        &self,
+        pool: &PgPool,
+        store: MediaStore,
+        scratch: ScratchSpace,
+    ) -> anyhow::Result<(Workflow<Request>, Prices)> {
         let providers = self.cloud.providers()?;
         let prices = providers.prices();
-        let pipeline = Pipeline::new(&self.media_dir, self.chunk_parallelism, providers)
-            .with_ledger(pool.clone());
+        let pipeline = Pipeline::new(store, scratch, providers).with_ledger(pool.clone());
         Ok((pipeline::workflow(Arc::new(pipeline)), prices))
     }
 }
@@ -155,13 +165,18 @@ pub async fn connect(args: &DatabaseArgs) -> anyhow::Result<PgPool> {
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let auth = args.auth.resolve(&args.host).map_err(anyhow::Error::msg)?;
     let pool = connect(&args.worker.database).await?;
-    let (workflow, prices) = args.worker.pipeline.workflow(&pool)?;
+    let (media, scratch) = args.worker.pipeline.store.open()?;
+    let (workflow, prices) = args
+        .worker
+        .pipeline
+        .workflow(&pool, media.clone(), scratch)?;
     let engine = Engine::builder(pool).register(&workflow).build();
+    let cleaner = media.clone();
     let settings = Settings {
         host: args.host,
         port: args.port,
         public_url: args.public_url,
-        media_dir: args.worker.pipeline.media_dir.clone(),
+        media,
         media_url_lifetime: Duration::from_secs(args.media_url_seconds),
         auth,
         prices,
@@ -182,7 +197,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     tracing::info!(port = app.port(), "serving the API");
     let server = app.handle();
     let api = tokio::spawn(app.run_until_stopped());
-    run_engine(&engine, &args.worker, async move {
+    run_engine(&engine, &args.worker, cleaner, async move {
         wait_for_signal().await?;
         server.stop(true).await;
         Ok(())
@@ -198,37 +213,47 @@ pub async fn worker(args: WorkerCommandArgs) -> anyhow::Result<()> {
         metrics_addr,
     } = args;
     let pool = connect(&worker.database).await?;
-    let (workflow, _) = worker.pipeline.workflow(&pool)?;
+    let (media, scratch) = worker.pipeline.store.open()?;
+    let (workflow, _) = worker.pipeline.workflow(&pool, media.clone(), scratch)?;
     let engine = Engine::builder(pool).register(&workflow).build();
     let Some(addr) = metrics_addr else {
-        return run_engine(&engine, &worker, wait_for_signal()).await;
+        return run_engine(&engine, &worker, media, wait_for_signal()).await;
     };
     let metrics = slate_api::routes::metrics::worker_server(engine.clone(), addr)
         .with_context(|| format!("cannot serve metrics on {addr}"))?;
     tracing::info!(%addr, "serving this worker's metrics");
     let handle = metrics.handle();
     let served = tokio::spawn(metrics);
-    run_engine(&engine, &worker, wait_for_signal()).await?;
+    run_engine(&engine, &worker, media, wait_for_signal()).await?;
     handle.stop(true).await;
     served.await??;
     Ok(())
 }
 
-/// Runs a worker and the scheduler until `until` ends, then shuts them down gracefully.
+/// Runs a worker, the scheduler and the cleaner of `media` until `until` ends, then shuts them
+/// down gracefully.
 async fn run_engine(
     engine: &Engine,
     args: &WorkerArgs,
+    media: MediaStore,
     until: impl std::future::Future<Output = anyhow::Result<()>>,
 ) -> anyhow::Result<()> {
     let shutdown = CancellationToken::new();
+    let lease_ttl = Duration::from_secs(args.lease_ttl_secs);
     let worker = engine.worker(WorkerConfig {
         concurrency: args.concurrency,
-        lease_ttl: Duration::from_secs(args.lease_ttl_secs),
+        lease_ttl,
         heartbeat_interval: Duration::from_secs(args.lease_ttl_secs.div_ceil(10).max(1)),
         shutdown_grace: Duration::from_secs(args.shutdown_grace_secs),
         step_connections: args.step_connections,
+        steps: (!args.steps.is_empty()).then(|| args.steps.clone()),
         ..WorkerConfig::default()
     });
+    if args.clean_every_secs > 0 {
+        let cleaner = Cleaner::new(media, engine.clone(), engine.artifact_grace(lease_ttl));
+        let every = Duration::from_secs(args.clean_every_secs);
+        tokio::spawn(cleaner.run(every, shutdown.clone()));
+    }
     let scheduler = engine.scheduler(SchedulerConfig {
         retention: args
             .retention_days

@@ -4,10 +4,10 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use serde_json::Value;
 use tokio::sync::oneshot;
 
 use crate::{
+    artifact::Journaled,
     ids::RunError,
     step_error::StepError,
     task::Attempt,
@@ -17,7 +17,8 @@ use crate::{
 /// How an attempt ended.
 pub(crate) enum Outcome {
     Succeeded {
-        output: Value,
+        /// The output and the artifacts it names.
+        output: Journaled,
         cost_usd: f64,
         /// How the run goes on, when not at once (never after the last step).
         then: Option<Then>,

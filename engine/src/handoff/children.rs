@@ -8,7 +8,7 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::batch::{Action, Item, Outcome};
-use crate::{channels::TASKS_CHANNEL, ids::RunId};
+use crate::{artifact::Journaled, channels::TASKS_CHANNEL, ids::RunId};
 
 /// Writes the hand-offs of the children's attempts among `batch`; returns the positions in
 /// `batch` of those that still held their lease.
@@ -25,8 +25,10 @@ pub(super) async fn write(
             Outcome::Succeeded {
                 output, cost_usd, ..
             } => (output.clone(), *cost_usd, Value::Null),
-            Outcome::Failed(error) => (Value::Null, 0.0, json!(error)),
-            Outcome::Interrupted | Outcome::AwaitingChildren(_) => (Value::Null, 0.0, Value::Null),
+            Outcome::Failed(error) => (Journaled::default(), 0.0, json!(error)),
+            Outcome::Interrupted | Outcome::AwaitingChildren(_) => {
+                (Journaled::default(), 0.0, Value::Null)
+            }
         };
         let delay_ms = match &item.action {
             Action::Retry(delay) => delay.as_secs_f64() * 1000.0,
@@ -36,7 +38,8 @@ pub(super) async fn write(
         c.child.push(child);
         c.attempt.push(lease.attempt);
         c.action.push(item.action.name());
-        c.output.push(output);
+        c.output.push(output.value);
+        c.artifacts.push(output.artifacts);
         c.cost_usd.push(cost_usd);
         c.delay_ms.push(delay_ms);
         c.error.push(error);
@@ -59,6 +62,7 @@ pub(super) async fn write(
         .bind(&c.run_id)
         .bind(&c.function)
         .bind(TASKS_CHANNEL)
+        .bind(&c.artifacts)
         .fetch_all(conn)
         .await
 }
@@ -71,6 +75,8 @@ struct Columns {
     attempt: Vec<i32>,
     action: Vec<&'static str>,
     output: Vec<Value>,
+    /// The artifacts each output names (a JSON array of keys).
+    artifacts: Vec<Value>,
     cost_usd: Vec<f64>,
     delay_ms: Vec<f64>,
     error: Vec<Value>,
@@ -84,8 +90,10 @@ struct Columns {
 const CHILD_HAND_OFF: &str = "
 WITH input AS (
     SELECT * FROM unnest($2::int[], $3::bigint[], $4::int[], $5::text[], $6::jsonb[],
-                         $7::float8[], $8::float8[], $9::jsonb[], $10::uuid[], $11::text[])
-        AS i(item, child, attempt, action, output, cost_usd, delay_ms, error, run_id, function)
+                         $7::float8[], $8::float8[], $9::jsonb[], $10::uuid[], $11::text[],
+                         $13::jsonb[])
+        AS i(item, child, attempt, action, output, cost_usd, delay_ms, error, run_id, function,
+             artifacts)
 ), fenced AS (
     SELECT i.* FROM (SELECT * FROM input ORDER BY child) i
     CROSS JOIN LATERAL (
@@ -97,6 +105,7 @@ WITH input AS (
     UPDATE children c
     SET lease_owner = NULL, leased_at = NULL, finished_at = now(), cost_usd = f.cost_usd,
         output = CASE f.action WHEN 'complete' THEN f.output END,
+        artifacts = CASE f.action WHEN 'complete' THEN f.artifacts ELSE '[]' END,
         error = CASE f.action WHEN 'fail' THEN f.error END
     FROM fenced f WHERE c.id = f.child AND f.action IN ('complete', 'fail')
 ), retried AS (

@@ -264,7 +264,7 @@ fn transitions<'a>(
             } => push(TransitionKind::StepCompleted {
                 step,
                 step_index,
-                output,
+                output: &output.value,
                 cost_usd: *cost_usd,
             }),
             Outcome::Failed(error) => {
@@ -329,7 +329,7 @@ fn reply(batch: Vec<Item>, fenced: &Fenced) {
                         },
                         step_name: attempt.workflow.steps[next].name.to_owned(),
                         workflow: attempt.workflow,
-                        input: output,
+                        input: output.value,
                         leased_at: Utc::now(),
                         interrupted: 0,
                         suspended: 0,

@@ -53,6 +53,7 @@ pub(super) async fn write(
         .bind(&columns.next_limit_key)
         .bind(&columns.limited)
         .bind(&columns.awaiting)
+        .bind(&columns.artifacts)
         .fetch_all(conn)
         .await
 }
@@ -71,6 +72,8 @@ struct Columns<'a> {
     next_step: Vec<Option<&'static str>>,
     delay_ms: Vec<f64>,
     output: Vec<Value>,
+    /// The artifacts each output names (a JSON array of keys).
+    artifacts: Vec<Value>,
     cost_usd: Vec<f64>,
     started_at: Vec<chrono::DateTime<Utc>>,
     error: Vec<Value>,
@@ -127,7 +130,8 @@ impl<'a> Columns<'a> {
                 Outcome::Succeeded {
                     output, cost_usd, ..
                 } => {
-                    c.output.push(output.clone());
+                    c.output.push(output.value.clone());
+                    c.artifacts.push(output.artifacts.clone());
                     c.cost_usd.push(*cost_usd);
                     c.events.push(
                         position,
@@ -139,12 +143,14 @@ impl<'a> Columns<'a> {
                 }
                 Outcome::Failed(error) => {
                     c.output.push(Value::Null);
+                    c.artifacts.push(Value::Null);
                     c.cost_usd.push(0.0);
                     c.events
                         .push(position, EventKind::StepFailed, step, attempt, json!(error));
                 }
                 Outcome::Interrupted | Outcome::AwaitingChildren(_) => {
                     c.output.push(Value::Null);
+                    c.artifacts.push(Value::Null);
                     c.cost_usd.push(0.0);
                 }
             }
@@ -266,9 +272,10 @@ WITH input AS (
     SELECT * FROM unnest($2::int[], $3::uuid[], $4::int[], $5::int[], $6::int[], $7::text[],
                          $8::text[], $9::text[], $10::float8[], $11::jsonb[], $12::float8[],
                          $13::timestamptz[], $14::jsonb[], $22::timestamptz[], $23::jsonb[],
-                         $24::text[], $25::bool[], $26::text[])
+                         $24::text[], $25::bool[], $26::text[], $27::jsonb[])
         AS i(item, run_id, generation, step_index, attempt, step, action, next_step, delay_ms,
-             output, cost_usd, started_at, error, run_at, wait, next_limit_key, limited, awaiting)
+             output, cost_usd, started_at, error, run_at, wait, next_limit_key, limited, awaiting,
+             artifacts)
 ), fenced AS (
     SELECT i.* FROM (SELECT * FROM input ORDER BY run_id) i
     CROSS JOIN LATERAL (
@@ -278,9 +285,10 @@ WITH input AS (
         FOR UPDATE
     ) owned
 ), journaled AS (
-    INSERT INTO checkpoints (run_id, step_index, generation, step, attempt, output, cost_usd,
-                             worker_id, started_at)
-    SELECT run_id, step_index, generation, step, attempt, output, cost_usd, $1, started_at
+    INSERT INTO checkpoints (run_id, step_index, generation, step, attempt, output, artifacts,
+                             cost_usd, worker_id, started_at)
+    SELECT run_id, step_index, generation, step, attempt, output, artifacts, cost_usd, $1,
+           started_at
     FROM fenced WHERE action IN ('keep', 'enqueue', 'complete', 'sleep', 'wait')
 ), advanced AS (
     UPDATE tasks t

@@ -102,12 +102,14 @@ pub(crate) struct Claim {
     pub next_due_in: Option<f64>,
 }
 
-/// Leases up to `limit` due tasks, then children, of the registered workflows to `worker`,
-/// records the tasks' `step_started` events and runs the hooks, in one transaction.
+/// Leases up to `limit` due tasks, then children, of the registered workflows to `worker`, of
+/// the `steps` it takes (any when `None`), records the tasks' `step_started` events and runs the
+/// hooks, in one transaction.
 pub(crate) async fn claim(
     conn: &mut PgConnection,
     registry: &Registry,
     worker: Uuid,
+    steps: Option<&[String]>,
     limit: usize,
 ) -> Result<Claim> {
     let mut tx = conn.begin().await?;
@@ -128,6 +130,7 @@ pub(crate) async fn claim(
             .bind(&served.per_second)
             .bind(&all_keys)
             .bind(BUCKET_PREFIX)
+            .bind(steps)
     };
     let mut rows = lease(&statements::CLAIM, limit).fetch_all(&mut *tx).await?;
     if rows.len() < limit && registry.has_children() {
@@ -178,6 +181,7 @@ pub(crate) async fn claim(
             .bind(&served.capacity)
             .bind(&served.per_second)
             .bind(BUCKET_PREFIX)
+            .bind(steps)
             .fetch_one(&mut *tx)
             .await?
     } else {

@@ -26,7 +26,7 @@ served AS (
 )";
 
 /// The claim of tasks: leases up to $2 due tasks of the registered workflows ($3, $4) to worker
-/// $1, in order of due time; those under a limit ($9: every key the registry knows) only if the
+/// $1, in order of due time, of the steps it takes ($11; any when null); those under a limit ($9: every key the registry knows) only if the
 /// claim serves their key, and as many as the key has room for. Each key's due tasks are looked
 /// at apart, so that one key's backlog never hides another's, and come before the free tasks
 /// (those under no limit), which fill the rest of the batch. A waiting run whose deadline passed
@@ -41,6 +41,7 @@ WITH registered AS (
         SELECT run_id FROM tasks
         WHERE limit_key = r.key AND lease_owner IS NULL AND run_at <= statement_timestamp()
           AND (workflow, workflow_version) IN (SELECT * FROM registered)
+          AND ($11::text[] IS NULL OR step = ANY($11))
         ORDER BY run_at
         LIMIT r.room
         FOR UPDATE SKIP LOCKED
@@ -51,6 +52,7 @@ WITH registered AS (
     WHERE lease_owner IS NULL AND run_at <= statement_timestamp()
       AND (limit_key IS NULL OR limit_key <> ALL($9::text[]))
       AND (workflow, workflow_version) IN (SELECT * FROM registered)
+      AND ($11::text[] IS NULL OR step = ANY($11))
     ORDER BY run_at
     LIMIT $2 - (SELECT count(*) FROM limited)
     FOR UPDATE SKIP LOCKED
@@ -102,6 +104,7 @@ WITH registered AS (
         WHERE limit_key = r.key AND lease_owner IS NULL AND finished_at IS NULL
           AND run_at <= statement_timestamp()
           AND (workflow, workflow_version) IN (SELECT * FROM registered)
+          AND ($11::text[] IS NULL OR function = ANY($11))
         ORDER BY run_at
         LIMIT r.room
         FOR UPDATE SKIP LOCKED
@@ -112,6 +115,7 @@ WITH registered AS (
     WHERE lease_owner IS NULL AND finished_at IS NULL AND run_at <= statement_timestamp()
       AND (limit_key IS NULL OR limit_key <> ALL($9::text[]))
       AND (workflow, workflow_version) IN (SELECT * FROM registered)
+      AND ($11::text[] IS NULL OR function = ANY($11))
     ORDER BY run_at
     LIMIT $2 - (SELECT count(*) FROM limited)
     FOR UPDATE SKIP LOCKED
@@ -137,11 +141,13 @@ SELECT LEAST(
     (SELECT extract(epoch FROM min(run_at) - clock_timestamp())::float8 FROM tasks
      WHERE lease_owner IS NULL AND run_at < 'infinity'
        AND NOT (limit_key = ANY($3::text[]) AND run_at <= clock_timestamp())
-       AND (workflow, workflow_version) IN (SELECT * FROM registered)),
+       AND (workflow, workflow_version) IN (SELECT * FROM registered)
+       AND ($8::text[] IS NULL OR step = ANY($8))),
     (SELECT extract(epoch FROM min(run_at) - clock_timestamp())::float8 FROM children
      WHERE lease_owner IS NULL AND finished_at IS NULL
        AND NOT (limit_key = ANY($3::text[]) AND run_at <= clock_timestamp())
-       AND (workflow, workflow_version) IN (SELECT * FROM registered)),
+       AND (workflow, workflow_version) IN (SELECT * FROM registered)
+       AND ($8::text[] IS NULL OR function = ANY($8))),
     (SELECT min((1 - LEAST(l.capacity, b.tokens + EXTRACT(EPOCH FROM clock_timestamp()
                                                    - b.refilled_at)::float8 * l.per_second))
                 / l.per_second)

@@ -52,7 +52,11 @@ impl Shared {
                 began.elapsed().as_secs_f64(),
             );
             let (reply, answer) = oneshot::channel();
-            let keep_next = self.keep_next.load(Ordering::SeqCst);
+            let next = (attempt.workflow.steps)
+                .get(attempt.lease.step_index as usize + 1)
+                .filter(|_| attempt.lease.child.is_none());
+            let keep_next = self.keep_next.load(Ordering::SeqCst)
+                && next.is_some_and(|next| self.config.takes(next.name));
             let sent = finished.send(Finished {
                 attempt,
                 outcome,

@@ -86,7 +86,10 @@ impl Shared {
         }
         let wanted = slots.len();
         let claimed = match conn.get_for(wanted).await {
-            Ok(c) => task::claim(c, &self.engine.registry, self.id, wanted).await,
+            Ok(c) => {
+                let steps = self.config.steps.as_deref();
+                task::claim(c, &self.engine.registry, self.id, steps, wanted).await
+            }
             Err(error) => Err(error.into()),
         };
         match claimed {

@@ -66,6 +66,19 @@ pub struct WorkerConfig {
     pub cancel_grace: Duration,
     /// The connections of the worker's own pool for its steps' reads and memos.
     pub step_connections: u32,
+    /// The steps and child functions this worker takes, by name (for example the steps that
+    /// need a GPU); every one when `None`. It claims no others, keeps no other next step for
+    /// itself, and takes no other first step of a run started in its process.
+    pub steps: Option<Vec<String>>,
+}
+
+impl WorkerConfig {
+    /// Whether this worker takes the step or child function `name`.
+    pub fn takes(&self, name: &str) -> bool {
+        self.steps
+            .as_ref()
+            .is_none_or(|steps| steps.iter().any(|s| s == name))
+    }
 }
 
 impl Default for WorkerConfig {
@@ -83,6 +96,7 @@ impl Default for WorkerConfig {
             shutdown_grace: Duration::from_secs(30),
             cancel_grace: Duration::from_secs(5),
             step_connections: 4,
+            steps: None,
         }
     }
 }
@@ -241,9 +255,11 @@ impl LocalWorker for Shared {
         self.id
     }
 
-    /// It holds its liveness lock and is not shutting down.
-    fn takes_work(&self) -> bool {
-        self.locked.load(Ordering::SeqCst) && self.keep_next.load(Ordering::SeqCst)
+    /// It holds its liveness lock, is not shutting down, and takes `step`.
+    fn takes_work(&self, step: &str) -> bool {
+        self.locked.load(Ordering::SeqCst)
+            && self.keep_next.load(Ordering::SeqCst)
+            && self.config.takes(step)
     }
 
     fn slots(&self) -> &Arc<Semaphore> {

@@ -5,7 +5,10 @@ use std::{sync::Arc, time::Duration};
 
 use anyhow::Context;
 use clap::Parser;
-use slate_activities::pipeline::{self, Pipeline};
+use slate_activities::{
+    pipeline::{self, Pipeline},
+    storage::{MediaStore, ScratchSpace},
+};
 use slate_engine::{Engine, SchedulerConfig, WorkerConfig};
 use slate_integration_tests::{predictions, probe};
 use sqlx::postgres::PgPoolOptions;
@@ -39,6 +42,9 @@ struct Args {
     /// Also run the video workflow, keeping media here.
     #[arg(long)]
     media_dir: Option<std::path::PathBuf>,
+    /// Where the video workflow's tools work (the system's temporary folder by default).
+    #[arg(long)]
+    scratch_dir: Option<std::path::PathBuf>,
 }
 
 #[tokio::main]
@@ -71,7 +77,11 @@ async fn main() -> anyhow::Result<()> {
         engine = engine.register(&predictions::workflow(predictions::client(url), media_dir));
     }
     if let Some(media_dir) = &args.media_dir {
-        let pipeline = Pipeline::embedded(media_dir, 2)?;
+        let scratch = match &args.scratch_dir {
+            Some(folder) => ScratchSpace::open(folder)?,
+            None => ScratchSpace::in_temp_dir()?,
+        };
+        let pipeline = Pipeline::embedded(MediaStore::local(media_dir)?, scratch)?;
         engine = engine.register(&pipeline::workflow(Arc::new(pipeline)));
     }
     let engine = engine.build();

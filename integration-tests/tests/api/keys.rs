@@ -484,7 +484,7 @@ async fn a_signed_media_url_expires_and_a_tampered_one_fails() {
     flipped[0] = if flipped[0] == b'0' { b'1' } else { b'0' };
     let flipped = String::from_utf8(flipped).unwrap();
     let later = expires.parse::<u64>().unwrap() + 86_400;
-    let other_key = path.replace("beat-01", "beat-02");
+    let other_key = path.replace("still-01", "still-02");
     for tampered in [
         format!("{base}?expires={expires}&signature={flipped}"),
         format!("{base}?expires={later}&signature={signature}"),

@@ -5,6 +5,7 @@ mod cli;
 mod hostile;
 mod keys;
 mod load;
+mod media;
 mod operator;
 mod reading;
 mod workflow;

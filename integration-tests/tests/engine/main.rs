@@ -3,6 +3,7 @@
 
 mod harness;
 
+mod artifacts;
 mod cancel;
 mod children;
 mod crash;

@@ -13,7 +13,14 @@ use crate::harness::{VideoHarness, WORKER_BINARY};
 async fn a_crash_in_generating_chunks_rerenders_only_the_unfinished_chunks() {
     let h = VideoHarness::new().await;
     let media = h.media.path().to_str().unwrap().to_owned();
-    let args = ["--media-dir", media.as_str()];
+    let scratch_dir = tempfile::tempdir().unwrap();
+    let scratch = scratch_dir.path().to_str().unwrap().to_owned();
+    let args = [
+        "--media-dir",
+        media.as_str(),
+        "--scratch-dir",
+        scratch.as_str(),
+    ];
     let mut first = WorkerProcess::spawn(WORKER_BINARY, &h.db.url, &args);
     let run = h
         .start(Request {
@@ -23,16 +30,17 @@ async fn a_crash_in_generating_chunks_rerenders_only_the_unfinished_chunks() {
         })
         .await;
     let done_before = wait::until("two clips", Duration::from_secs(120), || async {
-        let done: Vec<(String, serde_json::Value)> =
-            sqlx::query_as("SELECT key, value FROM memos WHERE run_id = $1 AND key LIKE 'chunk-%'")
-                .bind(run)
-                .fetch_all(&h.db.pool)
-                .await
-                .unwrap();
+        let done: Vec<(String, serde_json::Value)> = sqlx::query_as(
+            "SELECT key, value FROM memos WHERE run_id = $1 AND key LIKE '%chunk-%'",
+        )
+        .bind(run)
+        .fetch_all(&h.db.pool)
+        .await
+        .unwrap();
         (done.len() >= 2).then_some(done)
     })
     .await;
-    let busy = || ffmpeg_working_in(&media);
+    let busy = || ffmpeg_working_in(&scratch);
     wait::until("an ffmpeg at work", Duration::from_secs(60), || async {
         busy().then_some(())
     })
@@ -46,28 +54,39 @@ async fn a_crash_in_generating_chunks_rerenders_only_the_unfinished_chunks() {
     .await;
     let written: HashMap<String, SystemTime> = done_before
         .iter()
-        .map(|(_, key)| {
-            let key = key.as_str().unwrap().to_owned();
+        .map(|(_, rendered)| {
+            let key = rendered["clip"].as_str().unwrap().to_owned();
             let modified = std::fs::metadata(h.path(&key)).unwrap().modified().unwrap();
             (key, modified)
         })
         .collect();
     assert!(written.len() < 6, "the kill came before the last clip");
+    let orphaned = folders_in(&scratch);
+    assert_eq!(
+        orphaned.len(),
+        1,
+        "the killed worker's scratch folder is left"
+    );
 
     let mut second = WorkerProcess::spawn(WORKER_BINARY, &h.db.url, &args);
+    wait::until(
+        "the new worker to sweep the orphaned scratch folder",
+        Duration::from_secs(30),
+        || async { (!folders_in(&scratch).contains(&orphaned[0])).then_some(()) },
+    )
+    .await;
     assert_eq!(h.wait_end(run).await.state, RunState::Completed);
 
-    let memos: Vec<(String, i32)> = sqlx::query_as(
-        "SELECT key, attempt FROM memos WHERE run_id = $1 AND key LIKE 'chunk-%' ORDER BY key",
+    let memos: Vec<(String, serde_json::Value)> = sqlx::query_as(
+        "SELECT key, value FROM memos WHERE run_id = $1 AND key LIKE '%chunk-%' ORDER BY key",
     )
     .bind(run)
     .fetch_all(&h.db.pool)
     .await
     .unwrap();
     assert_eq!(memos.len(), 6, "each clip memoized once");
-    for (key, attempt) in &memos {
-        let before = done_before.iter().any(|(k, _)| k == key);
-        assert_eq!(*attempt, if before { 1 } else { 2 }, "{key}");
+    for before in &done_before {
+        assert!(memos.contains(before), "{before:?} was kept as it was");
     }
     for (key, modified) in written {
         let now = std::fs::metadata(h.path(&key)).unwrap().modified().unwrap();
@@ -75,6 +94,12 @@ async fn a_crash_in_generating_chunks_rerenders_only_the_unfinished_chunks() {
     }
     second.terminate().await;
     h.db.drop().await;
+}
+
+/// The folders in `root`.
+fn folders_in(root: &str) -> Vec<std::path::PathBuf> {
+    let entries = std::fs::read_dir(root).unwrap().flatten();
+    entries.map(|e| e.path()).filter(|p| p.is_dir()).collect()
 }
 
 /// Whether an ffmpeg process is working on files under `folder`.

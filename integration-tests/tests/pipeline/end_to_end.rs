@@ -46,7 +46,7 @@ async fn makes_videos_of(archetype: &str, creativities: [f64; 2]) {
             assert_eq!((image.width(), image.height()), (1280, 720));
         }
 
-        let served = files_under(&h.path(&format!("videos/{run}")));
+        let served = files_under(&h.path(&format!("runs/{run}")));
         assert!(
             served
                 .iter()

@@ -9,6 +9,7 @@ use slate_activities::{
     pipeline::{self, Pipeline},
     plan::Request,
     providers::Providers,
+    storage::{MediaStore, ScratchSpace},
     video::video_insert,
 };
 use slate_engine::{Engine, RunId, RunSummary, StartOptions, WorkerConfig, Workflow};
@@ -33,7 +34,11 @@ impl VideoHarness {
     pub async fn with_providers(providers: Providers) -> Self {
         let db = TestDatabase::new().await;
         let media = tempfile::tempdir().expect("a media folder");
-        let pipeline = Pipeline::new(media.path(), 2, providers);
+        let pipeline = Pipeline::new(
+            MediaStore::local(media.path()).unwrap(),
+            ScratchSpace::in_temp_dir().unwrap(),
+            providers,
+        );
         let workflow = pipeline::workflow(Arc::new(pipeline));
         let engine = Engine::builder(db.pool.clone()).register(&workflow).build();
         Self {

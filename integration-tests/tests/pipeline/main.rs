@@ -6,5 +6,7 @@ mod harness;
 mod cloud;
 mod crash;
 mod end_to_end;
+mod many_machines;
 mod replay;
 mod spending;
+mod store;

@@ -228,7 +228,7 @@ async fn an_output_copied_before_the_service_deleted_it_is_never_fetched_again()
     wait::until(
         "the first output to be copied",
         Duration::from_secs(30),
-        || async { (s.memos(run, "prediction-first-1-copied").await == 1).then_some(()) },
+        || async { (s.memos(run, "prediction-first-1-stored").await == 1).then_some(()) },
     )
     .await;
     wait::until(

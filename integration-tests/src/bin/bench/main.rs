@@ -12,13 +12,15 @@
 //! - recovery: from the SIGKILL of a worker in mid-step to that step running on another worker;
 //! - across processes: runs/s on 1, 2 and 4 worker processes, and takeover after a SIGSTOP (see
 //!   `processes`);
-//! - video: wall and CPU time per phase of a 15 s and a 30 s video with the embedded providers;
+//! - video: wall and CPU time per phase of a 15 s and a 30 s video with the embedded providers,
+//!   and a 30 s video on 1 and on 2 worker processes pinned to a core each (see `scaling`);
 //! - the HTTP facade: status requests/s and latency, admissions/s, memory (see `api`).
 
 mod api;
 mod peers;
 mod primitives;
 mod processes;
+mod scaling;
 
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
@@ -27,6 +29,7 @@ use clap::Parser;
 use slate_activities::{
     pipeline::{self, Pipeline},
     plan::Request,
+    storage::{MediaStore, ScratchSpace},
 };
 use slate_engine::{Engine, RunId, RunState, StartOptions, WorkerConfig};
 use slate_integration_tests::{
@@ -67,6 +70,13 @@ struct Args {
     /// Seconds of the status load on the HTTP facade.
     #[arg(long, default_value_t = 30)]
     status_seconds: u64,
+    /// Rounds of the video made on 1 and on 2 worker processes; their medians are reported.
+    #[arg(long, default_value_t = 3)]
+    video_rounds: usize,
+    /// Measure only the video on 1 and on 2 worker processes (a partial report, which is not
+    /// written).
+    #[arg(long, conflicts_with = "write")]
+    scaling_only: bool,
     /// Also write the report to this Markdown file.
     #[arg(long)]
     write: Option<std::path::PathBuf>,
@@ -93,6 +103,9 @@ async fn main() -> anyhow::Result<()> {
     let mut report = Report::default();
     if args.api_only {
         return api::measure(&mut report, args.status_seconds).await;
+    }
+    if args.scaling_only {
+        return scaling::measure(&mut report, args.video_rounds).await;
     }
     if args.primitives_only {
         return primitives::measure(&mut report, args.primitive_samples, &peers::dbos_rust()).await;
@@ -142,6 +155,7 @@ async fn main() -> anyhow::Result<()> {
     for duration in [15, 30] {
         report.line(video(&db, duration).await?);
     }
+    scaling::measure(&mut report, args.video_rounds).await?;
 
     report_handoffs(&mut report, &db, args.lone_runs).await?;
     let (recoveries, completions) = recovery(&db, args.kills).await?;
@@ -334,8 +348,8 @@ async fn listen(pool: &PgPool) -> anyhow::Result<PgListener> {
 /// and the CPU time (this process and its ffmpeg children) of each phase.
 async fn video(db: &TestDatabase, duration: u32) -> anyhow::Result<String> {
     let media = std::env::temp_dir().join(format!("slate-bench-{}", uuid::Uuid::new_v4().simple()));
-    let parallel = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let pipeline = Pipeline::embedded(&media, parallel).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let pipeline = Pipeline::embedded(MediaStore::local(&media)?, ScratchSpace::in_temp_dir()?)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     let workflow = pipeline::workflow(Arc::new(pipeline));
     let engine = Engine::builder(db.pool.clone()).register(&workflow).build();
     let shutdown = CancellationToken::new();
@@ -377,10 +391,12 @@ async fn video(db: &TestDatabase, duration: u32) -> anyhow::Result<String> {
     };
     let mut phases = Vec::new();
     let mut cpu_total = 0.0;
+    let events = engine.events(run, None).await?;
     for checkpoint in engine.checkpoints(run).await? {
-        let phase_wall =
-            (checkpoint.completed_at - checkpoint.started_at).num_milliseconds() as f64 / 1000.0;
-        let phase_cpu = cpu_at(checkpoint.completed_at) - cpu_at(checkpoint.started_at);
+        let phase_wall = scaling::phase_seconds(&events, &checkpoint.step).unwrap_or_default();
+        let started =
+            checkpoint.completed_at - chrono::Duration::milliseconds((phase_wall * 1000.0) as i64);
+        let phase_cpu = cpu_at(checkpoint.completed_at) - cpu_at(started);
         cpu_total += phase_cpu;
         phases.push(format!(
             "{} {phase_wall:.2} s wall / {phase_cpu:.2} s CPU",
