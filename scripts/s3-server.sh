@@ -31,6 +31,8 @@ garage() { "$GARAGE" -c "$ROOT/garage.toml" "$@"; }
 
 answers() { curl -s -o /dev/null --max-time 2 "http://127.0.0.1:$PORT/" 2>/dev/null; }
 
+running() { [ -f "$ROOT/pid" ] && kill -0 "$(cat "$ROOT/pid")" 2>/dev/null; }
+
 configure() {
   mkdir -p "$ROOT"
   [ -f "$ROOT/garage.toml" ] && return
@@ -68,7 +70,11 @@ initialize() {
 start() {
   install
   configure
-  if ! answers; then
+  if ! running; then
+    if answers; then
+      echo "s3-server: port $PORT is taken by another server; set SLATE_TEST_S3_PORT" >&2
+      exit 1
+    fi
     setsid "$GARAGE" -c "$ROOT/garage.toml" server >"$ROOT/server.log" 2>&1 9>&- </dev/null &
     echo $! >"$ROOT/pid"
     for _ in $(seq 100); do answers && break; sleep 0.1; done

@@ -17,9 +17,9 @@ use slate_integration_tests::{database::TestDatabase, process::WorkerProcess};
 
 use crate::{percentile, Report};
 
-/// The steps one process runs at once: two, so that a core stays busy while ffmpeg reads and
-/// writes.
-const SLOTS: &str = "2";
+/// The steps one process runs at once: one per core it is pinned to. With more, a process that
+/// claims two beats at once may take the two longest, and leave the other core idle.
+const SLOTS: &str = "1";
 
 /// The wall times of one video: (generating_chunks, whole video), in seconds.
 async fn video(processes: usize) -> anyhow::Result<(f64, f64)> {
@@ -108,7 +108,7 @@ pub async fn measure(report: &mut Report, rounds: usize) -> anyhow::Result<()> {
     };
     report.line(format!(
         "clips across processes (a 30 s video, embedded providers, one media folder; each \
-         `slate worker` pinned to a core of its own with taskset, {SLOTS} steps at once; median \
+         `slate worker` pinned to a core of its own with taskset, {SLOTS} step at a time; median \
          of {rounds} rounds): generating_chunks {one_chunks:.1} s on 1 process, {two_chunks:.1} \
          s on 2 ({:.2}x); the whole video {one_whole:.1} s on 1, {two_whole:.1} s on 2 ({:.2}x)",
         two_chunks / one_chunks,
