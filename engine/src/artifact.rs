@@ -5,7 +5,7 @@
 //! A cleaner may remove a stored file only when no such list names it
 //! ([`Engine::named_artifacts`](crate::Engine::named_artifacts)).
 
-use std::{cell::RefCell, collections::HashSet, fmt};
+use std::{cell::RefCell, collections::HashSet};
 
 use serde::{Deserialize, Serialize, Serializer};
 use serde_json::Value;
@@ -31,26 +31,6 @@ impl Artifact {
     }
 
     pub fn key(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for Artifact {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl AsRef<str> for Artifact {
-    fn as_ref(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::ops::Deref for Artifact {
-    type Target = str;
-
-    fn deref(&self) -> &str {
         &self.0
     }
 }

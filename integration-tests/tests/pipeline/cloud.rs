@@ -119,10 +119,10 @@ async fn every_supported_model_makes_a_video_fitted_to_the_format_at_its_profile
         let production: Production =
             serde_json::from_value(checkpoints.last().unwrap().output.clone()).unwrap();
         for still in &production.stills {
-            let image = image::open(h.path(still)).unwrap();
+            let image = image::open(h.path(still.key())).unwrap();
             assert_eq!((image.width(), image.height()), (1280, 720));
         }
-        let video = probe(&h.path(&production.final_video.unwrap())).await;
+        let video = probe(&h.path(production.final_video.unwrap().key())).await;
         assert!(
             (video.duration - 15.0).abs() <= 0.1,
             "lasts {}",

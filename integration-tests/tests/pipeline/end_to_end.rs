@@ -1,5 +1,5 @@
 use slate_activities::{library::archetypes::ARCHETYPES, plan::Request, production::Production};
-use slate_engine::RunState;
+use slate_engine::{Artifact, RunState};
 
 use crate::harness::{probe, VideoHarness};
 
@@ -42,7 +42,7 @@ async fn makes_videos_of(archetype: &str, creativities: [f64; 2]) {
             "one clip per 5 s"
         );
         for still in &production.stills {
-            let image = image::open(h.path(still)).unwrap();
+            let image = image::open(h.path(still.key())).unwrap();
             assert_eq!((image.width(), image.height()), (1280, 720));
         }
 
@@ -54,7 +54,8 @@ async fn makes_videos_of(archetype: &str, creativities: [f64; 2]) {
             "the stitch list, with the server's paths, is not in the served media: {served:?}"
         );
 
-        let video = probe(&h.path(production.final_video.as_deref().unwrap())).await;
+        let final_key = production.final_video.as_ref().map(Artifact::key).unwrap();
+        let video = probe(&h.path(final_key)).await;
         assert!(
             (video.duration - duration as f64).abs() <= 0.1,
             "lasts {}",
@@ -89,7 +90,7 @@ async fn makes_videos_of(archetype: &str, creativities: [f64; 2]) {
                 );
             }
         }
-        let head = std::fs::read(h.path(production.final_video.as_deref().unwrap())).unwrap();
+        let head = std::fs::read(h.path(final_key)).unwrap();
         let head = &head[..head.len().min(65536)];
         assert!(
             head.windows(4).any(|w| w == b"moov"),
@@ -101,7 +102,7 @@ async fn makes_videos_of(archetype: &str, creativities: [f64; 2]) {
         assert_eq!(row["progress"], 100);
         assert_eq!(row["current_phase"], serde_json::Value::Null);
         assert_eq!(row["cost_breakdown"].as_object().unwrap().len(), 5);
-        assert_eq!(row["final_key"].as_str(), production.final_video.as_deref());
+        assert_eq!(row["final_key"].as_str(), Some(final_key));
     }
     h.db.drop().await;
 }

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use slate_activities::{plan::Request, production::Production};
-use slate_engine::RunState;
+use slate_engine::{Artifact, RunState};
 use slate_integration_tests::{process::WorkerProcess, s3::TestBucket, wait};
 
 use crate::harness::{probe, VideoHarness};
@@ -115,7 +115,7 @@ async fn two_slate_workers_sharing_only_postgres_and_s3_make_a_video_that_plays_
         serde_json::from_value(checkpoints.last().unwrap().output.clone()).unwrap();
     let store = bucket.store();
     let video = store
-        .get(production.final_video.as_deref().unwrap())
+        .get(production.final_video.as_ref().map(Artifact::key).unwrap())
         .await
         .unwrap();
     let file = tempfile::Builder::new().suffix(".mp4").tempfile().unwrap();
