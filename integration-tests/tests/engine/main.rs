@@ -22,4 +22,5 @@ mod scale;
 mod schema;
 mod start;
 mod stats;
+mod steps;
 mod waits;
