@@ -37,28 +37,38 @@ impl ScratchSpace {
         Self::open(&std::env::temp_dir().join("slate-scratch"))
     }
 
-    /// Removes the orphaned folders under `root`, then makes this process's: its lock file
-    /// first, locked, so that a folder never exists without its lock held until its process
-    /// ends.
+    /// Removes the orphaned folders under `root`, then makes this process's.
     pub fn open(root: &Path) -> Result<Self, StoreError> {
         std::fs::create_dir_all(root).map_err(StoreError::io(root))?;
         sweep(root);
+        for _ in 0..3 {
+            if let Some(space) = Self::make(root)? {
+                return Ok(space);
+            }
+        }
+        Err(StoreError::Io {
+            path: root.to_owned(),
+            source: std::io::Error::other("other processes' sweeps took every new lock file"),
+        })
+    }
+
+    /// Makes a process folder under `root`: its lock file first, locked, so that a folder never
+    /// exists without its lock held until its process ends. `None` when another process's sweep
+    /// locked the new file first, found it free and removed it.
+    fn make(root: &Path) -> Result<Option<Self>, StoreError> {
         let folder = root.join(format!("process-{}", Uuid::new_v4().simple()));
         let lock_path = folder.with_extension("lock");
         let lock = File::create(&lock_path).map_err(StoreError::io(&lock_path))?;
-        if !try_lock(&lock) {
-            return Err(StoreError::Io {
-                path: lock_path,
-                source: std::io::Error::last_os_error(),
-            });
+        if !try_lock(&lock) || !same_file(&lock, &lock_path) {
+            return Ok(None);
         }
         std::fs::create_dir(&folder).map_err(StoreError::io(&folder))?;
-        Ok(Self {
+        Ok(Some(Self {
             inner: Arc::new(Folder {
                 path: folder,
                 _lock: lock,
             }),
-        })
+        }))
     }
 
     /// A new folder for one attempt, which works on media of `store`; removed when the
@@ -103,6 +113,15 @@ fn sweep(root: &Path) -> usize {
         let _ = std::fs::remove_file(&lock_path);
     }
     removed
+}
+
+/// Whether `file` is the file at `path`.
+fn same_file(file: &File, path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (file.metadata(), std::fs::metadata(path)) {
+        (Ok(a), Ok(b)) => (a.dev(), a.ino()) == (b.dev(), b.ino()),
+        _ => false,
+    }
 }
 
 /// Takes `file`'s exclusive lock without waiting; false if another open file holds it.
@@ -178,6 +197,25 @@ mod tests {
         assert!(!unlocked.exists());
         assert!(live.exists(), "a live process's folder stays");
         assert!(live.with_extension("lock").exists());
+    }
+
+    #[test]
+    fn a_new_lock_file_that_a_sweep_removed_before_it_was_locked_is_not_taken_as_held() {
+        let root = tempfile::tempdir().unwrap();
+        let path = root.path().join("process-new.lock");
+        let created = File::create(&path).unwrap();
+        // A sweep, between the creation and the lock, does what `sweep` does: it locks the free
+        // file, and removes it.
+        let swept = File::open(&path).unwrap();
+        assert!(try_lock(&swept));
+        std::fs::remove_file(&path).unwrap();
+        drop(swept);
+        assert!(
+            try_lock(&created),
+            "the creator locks a file no longer at its path"
+        );
+        assert!(!same_file(&created, &path), "and sees that it is not");
+        assert!(ScratchSpace::make(root.path()).unwrap().is_some());
     }
 
     #[tokio::test]
