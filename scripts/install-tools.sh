@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs the tools Slate's pipeline runs (ffmpeg and ffprobe, a font for the stills) with
-# apt-get when they are missing and this runs as root; otherwise says what to install.
+# Installs the tools Slate's pipeline runs (ffmpeg and ffprobe, the fonts its words are set in,
+# the SoundFont its music is played with) with apt-get when they are missing and this runs as
+# root; otherwise says what to install.
 # With the argument `test`, also the browser the web pages are tested in (chromium and its
 # WebDriver, chromium-driver), and Python's venv, in which schemathesis checks the API. With
 # `verify`, only what checks the engine's protocol model: spin, and gcc to build its verifiers.
@@ -16,8 +17,14 @@ case "${1:-}" in
   *)
     need ffmpeg
     need ffprobe ffmpeg
-    [ -n "${SLATE_FONT:-}" ] || [ -e /usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf ] \
-      || missing+=(fonts-dejavu-core)
+    # have FILE PACKAGE: PACKAGE is missing unless FILE is there.
+    have() { [ -e "$1" ] || missing+=("$2"); }
+    have /usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf fonts-dejavu-core
+    have /usr/share/fonts/opentype/inter/Inter-SemiBold.otf fonts-inter
+    have /usr/share/fonts/opentype/league-spartan/LeagueSpartan-Black.otf fonts-league-spartan
+    have /usr/share/fonts/opentype/ebgaramond/EBGaramond12-Regular.otf fonts-ebgaramond
+    have /usr/share/fonts/truetype/manrope/Manrope-ExtraBold.ttf fonts-manrope
+    [ -n "${SLATE_SOUNDFONT:-}" ] || have /usr/share/sounds/sf2/TimGM6mb.sf2 timgm6mb-soundfont
     if [ "${1:-}" = test ]; then
       need chromium
       need chromedriver chromium-driver

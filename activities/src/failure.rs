@@ -22,12 +22,12 @@ fn explain(code: &str) -> &'static str {
         "provider_timeout" | "provider_unavailable" | "provider_unreachable" | "rate_limited" => {
             "the model could not be reached in time"
         }
-        "ffmpeg_failed" | "ffmpeg_spawn" | "ffmpeg_wait" | "render" | "compose" => {
-            "the media could not be rendered"
-        }
-        "ffmpeg_missing" | "font_missing" | "font_invalid" => {
+        "ffmpeg_failed" | "ffmpeg_spawn" | "ffmpeg_wait" | "render" | "compose" | "voice"
+        | "mix" => "the media could not be rendered",
+        "ffmpeg_missing" | "font_missing" | "soundfont_missing" | "soundfont_invalid" => {
             "the server is not set up to render media"
         }
+        "image_unreadable" => "an image given for the video could not be read",
         "storage" => "the media could not be stored",
         "timeout" => "it took longer than its time limit",
         "interrupted_too_often" => "its workers were interrupted too often",

@@ -3,6 +3,7 @@
 //! media storage. It knows nothing of HTTP.
 
 pub mod cost;
+pub mod design;
 pub mod failure;
 pub mod keys;
 pub mod library;

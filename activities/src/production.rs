@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use slate_engine::{Artifact, StepContext, StepError};
 
-use crate::{phase::Phase, spec::Spec};
+use crate::{media::voice::Speech, phase::Phase, spec::Spec};
 
 /// The video as it is made: each step's checkpoint.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -21,6 +21,12 @@ pub struct Production {
     /// The clips, in order.
     #[serde(default)]
     pub chunks: Vec<Artifact>,
+    /// Each beat's speech (its voice-over and captions), when the spec asks for either.
+    #[serde(default)]
+    pub speech: Vec<Option<Speech>>,
+    /// The client's images the video shows.
+    #[serde(default)]
+    pub assets: Assets,
     #[serde(default)]
     pub stitched: Option<Artifact>,
     #[serde(default)]
@@ -37,6 +43,16 @@ impl Production {
         self.costs.insert(phase.name().to_owned(), cost);
         self
     }
+}
+
+/// The client's images a video shows: the product photo in the stills' product slot, the logo
+/// on the end card. Each is a key in the media store.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Assets {
+    #[serde(default)]
+    pub product_image: Option<String>,
+    #[serde(default)]
+    pub logo: Option<String>,
 }
 
 pub(crate) fn afford(spent: f64, cost: f64, budget: f64, phase: Phase) -> Result<(), StepError> {

@@ -1,14 +1,12 @@
-//! The spec: what planning decides and every later phase follows. Validation says whether a spec
-//! can be made; an invalid spec is a permanent error of planning.
+//! The spec: what planning decides and every later phase follows, the words of the ad included.
+//! Validation says whether a spec can be made; an invalid spec is a permanent error of planning.
+//! Specs journaled before a field existed still read: such fields have defaults.
 
 use serde::{Deserialize, Serialize};
 
 use crate::{library::beats, library::mood::Mood};
 
 pub const FPS: u32 = 30;
-pub const RESOLUTION: &str = "1280x720";
-pub const WIDTH: u32 = 1280;
-pub const HEIGHT: u32 = 720;
 /// Every clip lasts this many seconds; a beat of d seconds gets d / CHUNK_SECONDS clips.
 pub const CHUNK_SECONDS: u32 = 5;
 /// The longest video, in seconds.
@@ -21,17 +19,97 @@ pub struct Spec {
     /// Seconds, a multiple of 5 from 5 to 60.
     pub duration: u32,
     pub fps: u32,
+    /// The shape of the frame; specs planned before it was a choice are 16:9.
+    #[serde(default)]
+    pub aspect_ratio: AspectRatio,
+    /// `WIDTHxHEIGHT`, as the aspect ratio says.
     pub resolution: String,
     pub product: Product,
     pub style: Style,
     pub beats: Vec<SpecBeat>,
+    /// The words the ad closes on; empty in specs planned before the ad had words.
+    #[serde(default)]
+    pub copy: AdCopy,
+    /// Whether the beats' voice-over lines are spoken, and shown as captions; off in specs
+    /// planned before there was a voice.
+    #[serde(default)]
+    pub voiceover: bool,
+    #[serde(default)]
+    pub captions: bool,
     pub reasoning: Reasoning,
+}
+
+/// The shape of the frame, and the size each shape is made at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+pub enum AspectRatio {
+    /// 1280x720, for players and feeds.
+    #[default]
+    #[serde(rename = "16:9")]
+    Landscape,
+    /// 720x1280, for stories and reels.
+    #[serde(rename = "9:16")]
+    Portrait,
+    /// 1080x1080, for square feeds.
+    #[serde(rename = "1:1")]
+    Square,
+}
+
+impl AspectRatio {
+    pub const ALL: [AspectRatio; 3] = [
+        AspectRatio::Landscape,
+        AspectRatio::Portrait,
+        AspectRatio::Square,
+    ];
+
+    /// Width and height in pixels.
+    pub fn size(self) -> (u32, u32) {
+        match self {
+            AspectRatio::Landscape => (1280, 720),
+            AspectRatio::Portrait => (720, 1280),
+            AspectRatio::Square => (1080, 1080),
+        }
+    }
+
+    /// The size as `WIDTHxHEIGHT`.
+    pub fn resolution(self) -> String {
+        let (width, height) = self.size();
+        format!("{width}x{height}")
+    }
+
+    /// The ratio as clients write it (`16:9`).
+    pub fn name(self) -> &'static str {
+        match self {
+            AspectRatio::Landscape => "16:9",
+            AspectRatio::Portrait => "9:16",
+            AspectRatio::Square => "1:1",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|ratio| ratio.name() == name)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Product {
+    /// What the ad calls the product: its brand name when the prompt gives one ("Ember").
     pub name: String,
     pub category: String,
+    /// What the product is, as a noun phrase ("smart mug"); empty when the name says it.
+    #[serde(default)]
+    pub noun: String,
+}
+
+/// The words the ad closes on.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct AdCopy {
+    /// One line that sums up the product ("Coffee, hot for hours").
+    pub tagline: String,
+    /// What the viewer should do ("Get yours at ember.com").
+    pub call_to_action: String,
+    /// The web address or handle the prompt gives, if any ("ember.com", "@ember").
+    #[serde(default)]
+    pub contact: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -54,6 +132,26 @@ pub struct SpecBeat {
     pub start: u32,
     pub duration: u32,
     pub prompt: String,
+    /// The words on screen during the beat, serving its role (reveal, feature, benefit, call to
+    /// action); empty in specs planned before the ad had words.
+    #[serde(default)]
+    pub headline: String,
+    /// What the voice says during the beat, short enough to be said at a natural pace.
+    #[serde(default)]
+    pub voiceover: String,
+}
+
+/// The longest headline, in characters: it must fit the frame in large type.
+pub const MAX_HEADLINE_CHARS: usize = 48;
+/// The longest tagline or call to action, in characters.
+pub const MAX_LINE_CHARS: usize = 60;
+/// A natural speaking pace, in words per second.
+pub const WORDS_PER_SECOND: f64 = 2.5;
+
+/// The most words a voice-over of a beat of `seconds` may have: the beat's length less a second
+/// of breath, at a natural pace.
+pub fn max_voiceover_words(seconds: u32) -> usize {
+    ((seconds as f64 - 1.0) * WORDS_PER_SECOND).floor() as usize
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -85,8 +183,19 @@ pub enum Invalid {
     Palette(usize),
     #[error("a colour is {0:?}, not #rrggbb")]
     Colour(String),
-    #[error("fps {0} and resolution {1:?}; the pipeline makes 30 fps at 1280x720")]
+    #[error("fps {0} and resolution {1:?}; the pipeline makes 30 fps at 1280x720, 720x1280 or 1080x1080 as the aspect ratio says")]
     Format(u32, String),
+    #[error("beat {index}'s headline has {chars} characters; at most {MAX_HEADLINE_CHARS} fit")]
+    Headline { index: usize, chars: usize },
+    #[error("beat {index}'s voice-over has {words} words; a {seconds} s beat can say at most {max} at a natural pace")]
+    Voiceover {
+        index: usize,
+        words: usize,
+        seconds: u32,
+        max: usize,
+    },
+    #[error("the {field} has {chars} characters; at most {MAX_LINE_CHARS} fit")]
+    Line { field: &'static str, chars: usize },
     #[error("template {0:?} is not an archetype")]
     UnknownArchetype(String),
 }
@@ -102,7 +211,7 @@ impl Spec {
         if !valid_duration(self.duration) {
             return Err(Invalid::Duration(self.duration));
         }
-        if self.fps != FPS || self.resolution != RESOLUTION {
+        if self.fps != FPS || self.resolution != self.aspect_ratio.resolution() {
             return Err(Invalid::Format(self.fps, self.resolution.clone()));
         }
         if crate::library::archetypes::find(&self.template).is_none() {
@@ -139,7 +248,30 @@ impl Spec {
                     expected,
                 });
             }
+            let chars = beat.headline.chars().count();
+            if chars > MAX_HEADLINE_CHARS {
+                return Err(Invalid::Headline { index, chars });
+            }
+            let words = beat.voiceover.split_whitespace().count();
+            let max = max_voiceover_words(beat.duration);
+            if words > max {
+                return Err(Invalid::Voiceover {
+                    index,
+                    words,
+                    seconds: beat.duration,
+                    max,
+                });
+            }
             expected += beat.duration;
+        }
+        for (field, line) in [
+            ("tagline", &self.copy.tagline),
+            ("call to action", &self.copy.call_to_action),
+        ] {
+            let chars = line.chars().count();
+            if chars > MAX_LINE_CHARS {
+                return Err(Invalid::Line { field, chars });
+            }
         }
         if expected != self.duration {
             return Err(Invalid::Total {
@@ -148,6 +280,11 @@ impl Spec {
             });
         }
         Ok(())
+    }
+
+    /// Width and height in pixels.
+    pub fn size(&self) -> (u32, u32) {
+        self.aspect_ratio.size()
     }
 
     /// The number of 5 s clips the video is made of.
@@ -166,6 +303,36 @@ pub fn parse_colour(hex: &str) -> Option<[u8; 3]> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_spec_journaled_before_copy_and_aspect_ratios_still_reads() {
+        let old = serde_json::json!({
+            "template": "minimalist_reveal", "duration": 5, "fps": 30, "resolution": "1280x720",
+            "product": {"name": "iPhone", "category": "tech"},
+            "style": {"aesthetic": "clean", "color_palette": ["#ffffff", "#000000", "#888888"],
+                      "mood": "minimalist", "lighting": "soft"},
+            "beats": [{"id": "hero_shot", "position": "opening", "shot_type": "close_up",
+                       "action": "product_reveal", "camera_movement": "slow_dolly_in",
+                       "energy": "medium", "start": 0, "duration": 5, "prompt": "an iPhone"}],
+            "reasoning": {"archetype": "", "beats": ""}
+        });
+        let spec: Spec = serde_json::from_value(old).unwrap();
+        assert_eq!(spec.aspect_ratio, AspectRatio::Landscape);
+        assert_eq!(spec.copy, AdCopy::default());
+        assert_eq!(spec.beats[0].headline, "");
+        assert_eq!(spec.validate(), Ok(()));
+    }
+
+    #[test]
+    fn aspect_ratios_read_and_size_as_clients_write_them() {
+        for ratio in AspectRatio::ALL {
+            assert_eq!(AspectRatio::parse(ratio.name()), Some(ratio));
+            let json = serde_json::to_value(ratio).unwrap();
+            assert_eq!(json, ratio.name());
+        }
+        assert_eq!(AspectRatio::Portrait.resolution(), "720x1280");
+        assert_eq!(AspectRatio::parse("4:3"), None);
+    }
 
     #[test]
     fn colours_parse_from_hex() {

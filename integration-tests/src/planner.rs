@@ -18,13 +18,18 @@ use wiremock::{
 pub fn plan() -> Value {
     json!({
         "template": "energetic_lifestyle", "duration": 15,
-        "product": {"name": "Nike sneakers", "category": "fashion"},
+        "product": {"name": "Nike", "category": "fashion", "noun": "sneakers"},
         "style": {"aesthetic": "urban", "color_palette": ["#ff3b30", "#111111", "#ffd60a"],
                   "mood": "energetic", "lighting": "neon"},
         "beats": [
-            {"id": "dynamic_intro", "duration": 5, "prompt": "a whip pan onto the shoes"},
-            {"id": "action_montage", "duration": 5, "prompt": "fast cuts on a court"},
-            {"id": "call_to_action", "duration": 5, "prompt": "the shoes, the name"}],
+            {"id": "dynamic_intro", "duration": 5, "prompt": "a whip pan onto the shoes",
+             "headline": "Meet the new Nike.", "voiceover": "Meet the new Nike sneakers."},
+            {"id": "action_montage", "duration": 5, "prompt": "fast cuts on a court",
+             "headline": "Built for the court.", "voiceover": "Built for every game you play."},
+            {"id": "call_to_action", "duration": 5, "prompt": "the shoes, the name",
+             "headline": "Nike", "voiceover": "Nike. Just do it. Shop now at nike.com."}],
+        "copy": {"tagline": "Just do it.", "call_to_action": "Shop now at nike.com",
+                 "contact": "nike.com"},
         "reasoning": {"archetype": "energy", "beats": "three"}
     })
 }

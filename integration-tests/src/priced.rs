@@ -66,9 +66,12 @@ impl ImageModel for Priced<dyn ImageModel> {
         scratch: &Scratch,
         spec: &Spec,
         index: usize,
+        product: Option<&str>,
         key: &str,
     ) -> Result<(), StepError> {
-        self.inner.still(ctx, scratch, spec, index, key).await
+        self.inner
+            .still(ctx, scratch, spec, index, product, key)
+            .await
     }
 }
 

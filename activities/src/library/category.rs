@@ -49,7 +49,9 @@ impl Category {
             "coffee" | "tea" | "burger" | "pizza" | "chocolate" | "drink" | "beer" | "wine"
             | "snack" | "juice" | "restaurant" | "soda" => Category::Food,
             "sofa" | "chair" | "lamp" | "mattress" | "kitchen" | "vacuum" | "furniture"
-            | "blender" | "home" | "bed" => Category::Home,
+            | "blender" | "home" | "bed" | "mug" | "mugs" | "cup" | "kettle" | "candle" => {
+                Category::Home
+            }
             _ => return None,
         };
         Some(category)

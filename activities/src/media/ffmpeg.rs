@@ -21,6 +21,18 @@ where
     tool("ffmpeg", fixed, args).await.map(drop)
 }
 
+/// Runs `ffmpeg` with `args` at the log level that prints measurements (a filter's summary),
+/// and returns its error output, where ffmpeg prints them.
+pub async fn measure<I, S>(args: I) -> Result<String, StepError>
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    let fixed = ["-hide_banner", "-nostdin", "-loglevel", "info", "-y"];
+    let output = spawn("ffmpeg", fixed, args).await?;
+    Ok(String::from_utf8_lossy(&output.stderr).into_owned())
+}
+
 /// Runs `ffprobe` with `args` and returns what it printed.
 pub async fn probe<I, S>(args: I) -> Result<String, StepError>
 where
@@ -38,6 +50,22 @@ async fn tool<const N: usize, I, S>(
     fixed: [&str; N],
     args: I,
 ) -> Result<Vec<u8>, StepError>
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    spawn(program, fixed, args)
+        .await
+        .map(|output| output.stdout)
+}
+
+/// Runs `program` with `fixed` then `args` until it ends; what it printed, or the last lines of
+/// its error output when it fails.
+async fn spawn<const N: usize, I, S>(
+    program: &str,
+    fixed: [&str; N],
+    args: I,
+) -> Result<std::process::Output, StepError>
 where
     I: IntoIterator<Item = S>,
     S: AsRef<OsStr>,
@@ -73,7 +101,7 @@ where
         .await
         .map_err(|e| StepError::retryable("ffmpeg_wait", e.to_string()))?;
     if output.status.success() {
-        return Ok(output.stdout);
+        return Ok(output);
     }
     let stderr = String::from_utf8_lossy(&output.stderr);
     let tail: Vec<&str> = stderr.lines().rev().take(5).collect();

@@ -1,9 +1,12 @@
-//! The embedded media makers, offline: the storyboard artist's stills, the clips' camera motion,
-//! the composer's soundtrack, stitching, and the ffmpeg runner they share.
+//! The media makers, offline: the clips' camera motion and encoding, the voice-over, the
+//! composer's soundtrack, stitching, the final mix, and the ffmpeg runner they share.
 
 pub mod chunks;
 pub mod ffmpeg;
+pub mod mix;
 pub mod motion;
 pub mod music;
+pub mod sheet;
 pub mod stitch;
-pub mod storyboard;
+pub mod voice;
+pub mod wav;

@@ -8,8 +8,9 @@ use crate::{library::beats::Camera, spec::FPS};
 /// Frames in a clip.
 pub const FRAMES: u32 = crate::spec::CHUNK_SECONDS * FPS;
 
-/// The zoompan filter (on a still scaled to 1920x1080) for `camera`.
-pub fn zoompan(camera: Camera) -> String {
+/// The zoompan filter for `camera`, making frames of `size` from a still of that size (scaled
+/// up by half first, so that a moving frame keeps its detail).
+pub fn zoompan(camera: Camera, (width, height): (u32, u32)) -> String {
     let n = FRAMES;
     let centre_x = "iw/2-(iw/zoom/2)";
     let centre_y = "ih/2-(ih/zoom/2)";
@@ -50,5 +51,8 @@ pub fn zoompan(camera: Camera) -> String {
         ),
         Camera::Static | Camera::StaticHold => ("1".into(), "0".into(), "0".into()),
     };
-    format!("scale=1920:1080,zoompan=z='{z}':x='{x}':y='{y}':d={n}:s=1280x720:fps={FPS}")
+    let (big_w, big_h) = (width * 3 / 2, height * 3 / 2);
+    format!(
+        "scale={big_w}:{big_h},zoompan=z='{z}':x='{x}':y='{y}':d={n}:s={width}x{height}:fps={FPS}"
+    )
 }

@@ -1,6 +1,7 @@
-//! The five phases' work: planning the spec, drawing a still per beat, rendering the clips
-//! (each one memoized), stitching them, and adding the soundtrack. Each phase stores what it
-//! makes as artifacts of its attempt, and works on local copies in the attempt's scratch folder.
+//! The five phases' work: planning the spec, drawing a still per beat, rendering each beat's
+//! speech and clips (each memoized) with its words laid over them, stitching the clips, and
+//! mixing the soundtrack under the voice-over. Each phase stores what it makes as artifacts of
+//! its attempt, and works on local copies in the attempt's scratch folder.
 
 use std::{collections::BTreeMap, sync::Arc};
 
@@ -10,13 +11,16 @@ use slate_engine::{Artifact, StepContext, StepError};
 use super::shared::Pipeline;
 use crate::{
     cost::default_budget,
+    design::layers::{beat_layers, Look, Transition},
+    design::palette::Colours,
     library::beats,
-    media::{music, stitch},
+    media::{mix, stitch, voice, voice::Speech},
     phase::Phase,
     plan::{self, Request},
-    production::{afford, Production},
-    providers::ClipJob,
-    spec::CHUNK_SECONDS,
+    production::{afford, Assets, Production},
+    providers::{embedded::image_file, ClipJob},
+    spec::{Spec, CHUNK_SECONDS},
+    storage::Scratch,
 };
 
 pub(super) async fn planning(
@@ -43,6 +47,8 @@ pub(super) async fn planning(
         costs: BTreeMap::new(),
         stills: Vec::new(),
         chunks: Vec::new(),
+        speech: Vec::new(),
+        assets: request.assets,
         stitched: None,
         final_video: None,
     };
@@ -66,8 +72,9 @@ pub(super) async fn storyboarding(
             .memo(&name, async {
                 let key = ctx.artifact(&format!("{name}.png"));
                 let images = &pipeline.providers.images;
+                let product = production.assets.product_image.as_deref();
                 images
-                    .still(ctx, &scratch, &production.spec, index, key.key())
+                    .still(ctx, &scratch, &production.spec, index, product, key.key())
                     .await?;
                 Ok(key)
             })
@@ -90,6 +97,30 @@ pub(super) struct BeatClips {
     camera: beats::Camera,
     /// The beat's still, which its first clip starts from.
     still: Artifact,
+    /// The spec and the beat's place in it, for its words, speech and transitions; none in
+    /// children started before words were laid over the clips.
+    #[serde(default)]
+    spec: Option<Spec>,
+    #[serde(default)]
+    index: usize,
+    #[serde(default)]
+    assets: Assets,
+}
+
+/// What a child of generating_chunks made: the beat's clips, in order, and its speech.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(super) struct BeatMade {
+    clips: Vec<Artifact>,
+    speech: Option<Speech>,
+}
+
+/// A child's result as it was journaled: children that finished before beats had speech
+/// returned their clips alone.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Journaled {
+    Made(BeatMade),
+    Clips(Vec<Artifact>),
 }
 
 /// The child function that renders a beat's clips.
@@ -115,12 +146,29 @@ pub(super) async fn generating_chunks(
             prompt: beat.prompt.clone(),
             camera,
             still: production.stills[index].clone(),
+            spec: Some(production.spec.clone()),
+            index,
+            assets: production.assets.clone(),
         };
         beats_clips.push((format!("beat-{:02}", index + 1), job));
         first_clip += clips;
     }
-    let rendered: Vec<Vec<Artifact>> = ctx.fan_out(RENDER_BEAT, beats_clips).await?;
-    production.chunks = rendered.into_iter().flatten().collect();
+    let made: Vec<Journaled> = ctx.fan_out(RENDER_BEAT, beats_clips).await?;
+    let (mut chunks, mut speech) = (Vec::new(), Vec::new());
+    for beat in made {
+        match beat {
+            Journaled::Made(made) => {
+                chunks.extend(made.clips);
+                speech.push(made.speech);
+            }
+            Journaled::Clips(clips) => {
+                chunks.extend(clips);
+                speech.push(None);
+            }
+        }
+    }
+    production.chunks = chunks;
+    production.speech = speech;
     Ok(production.paid(ctx, Phase::GeneratingChunks, cost))
 }
 
@@ -131,21 +179,31 @@ struct Rendered {
     last_frame: Artifact,
 }
 
-/// Renders a beat's clips one after another, each memoized: the first from the beat's still,
-/// each later one from the last frame of the clip before. Returns the clips, in order.
+/// Renders a beat's speech (when the spec asks for a voice-over or captions), then its clips
+/// one after another, each memoized: the first from the beat's still, each later one from the
+/// last frame of the clip before, all with the beat's words and transitions laid over them.
 pub(super) async fn render_beat(
     ctx: StepContext,
     pipeline: Arc<Pipeline>,
     beat: BeatClips,
-) -> Result<Vec<Artifact>, StepError> {
+) -> Result<BeatMade, StepError> {
     let ctx = &ctx;
     let scratch = pipeline.scratch()?;
+    let (speech, look) = match &beat.spec {
+        Some(spec) => {
+            let speech = speech(ctx, &scratch, spec, beat.index).await?;
+            let look = look(&scratch, spec, &beat, speech.as_ref()).await?;
+            (speech, look)
+        }
+        None => (None, Look::bare()),
+    };
     let mut rendered: Vec<Rendered> = Vec::with_capacity(beat.clips);
-    for index in beat.first_clip..beat.first_clip + beat.clips {
+    for (k, index) in (beat.first_clip..beat.first_clip + beat.clips).enumerate() {
         let name = format!("chunk-{:03}", index + 1);
         let start = rendered
             .last()
             .map_or(&beat.still, |before| &before.last_frame);
+        let overlay = look.overlay(k, beat.clips);
         let made = ctx
             .memo(&format!("{name}-rendered"), async {
                 let made = Rendered {
@@ -156,6 +214,8 @@ pub(super) async fn render_beat(
                     name: &name,
                     prompt: &beat.prompt,
                     camera: beat.camera,
+                    size: look.size,
+                    overlay: &overlay,
                     start: start.key(),
                     clip: made.clip.key(),
                     last_frame: made.last_frame.key(),
@@ -166,7 +226,64 @@ pub(super) async fn render_beat(
             .await?;
         rendered.push(made);
     }
-    Ok(rendered.into_iter().map(|r| r.clip).collect())
+    Ok(BeatMade {
+        clips: rendered.into_iter().map(|r| r.clip).collect(),
+        speech,
+    })
+}
+
+/// How the beat's clips look: its words (and captions, when on) drawn as layers in the scratch
+/// folder, with the client's logo on the end card.
+async fn look(
+    scratch: &Scratch,
+    spec: &Spec,
+    beat: &BeatClips,
+    speech: Option<&Speech>,
+) -> Result<Look, StepError> {
+    let cues = match speech {
+        Some(speech) if spec.captions => speech.cues.clone(),
+        _ => Vec::new(),
+    };
+    let logo = match &beat.assets.logo {
+        Some(key) => Some(image_file(&scratch.store().get(key).await?)?),
+        None => None,
+    };
+    let photo = beat.assets.product_image.is_some();
+    let (owned, index, folder) = (spec.clone(), beat.index, scratch.path(""));
+    let draw = move || beat_layers(&owned, index, &cues, logo.as_ref(), photo, &folder);
+    let layers = tokio::task::spawn_blocking(draw)
+        .await
+        .map_err(|e| StepError::retryable("render", e.to_string()))??;
+    let (enter, leave) = Transition::of(spec, beat.index);
+    Ok(Look {
+        layers,
+        size: spec.size(),
+        colours: Colours::of(spec),
+        enter,
+        leave,
+    })
+}
+
+/// Beat `index`'s speech, memoized, when the spec asks for a voice-over or captions and the
+/// beat has a line.
+async fn speech(
+    ctx: &StepContext,
+    scratch: &Scratch,
+    spec: &Spec,
+    index: usize,
+) -> Result<Option<Speech>, StepError> {
+    let beat = &spec.beats[index];
+    if !(spec.voiceover || spec.captions) || beat.voiceover.trim().is_empty() {
+        return Ok(None);
+    }
+    let speech = ctx
+        .memo("speech", async {
+            let audio = ctx.artifact("speech.wav");
+            let cues = voice::speak(scratch, &beat.voiceover, beat.duration, audio.key()).await?;
+            Ok(Speech { audio, cues })
+        })
+        .await?;
+    Ok(Some(speech))
 }
 
 pub(super) async fn stitching(
@@ -196,12 +313,36 @@ pub(super) async fn adding_music(
         .stitched
         .clone()
         .ok_or_else(|| StepError::permanent("no_video", "stitching left no video"))?;
-    let (mood, seconds) = (production.spec.style.mood, production.spec.duration);
+    let spec = &production.spec;
+    let (mood, seconds) = (spec.style.mood, spec.duration);
     let scratch = pipeline.scratch()?;
     let music = &pipeline.providers.music;
     let track = music.track(ctx, &scratch, mood, seconds).await?;
+    let lines: Vec<mix::Line> = match spec.voiceover {
+        true => spec
+            .beats
+            .iter()
+            .zip(&production.speech)
+            .filter_map(|(beat, speech)| {
+                speech.as_ref().map(|speech| mix::Line {
+                    start: beat.start as f32,
+                    audio: speech.audio.key(),
+                    cues: &speech.cues,
+                })
+            })
+            .collect(),
+        false => Vec::new(),
+    };
     let key = ctx.artifact("final.mp4");
-    music::mux(&scratch, stitched.key(), track.key(), seconds, key.key()).await?;
+    mix::mix(
+        &scratch,
+        stitched.key(),
+        track.key(),
+        &lines,
+        seconds,
+        key.key(),
+    )
+    .await?;
     production.final_video = Some(key);
     Ok(production.paid(ctx, Phase::AddingMusic, cost))
 }

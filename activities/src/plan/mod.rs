@@ -2,6 +2,7 @@
 //! offline and is deterministic for (prompt, creativity, seed); an OpenAI-compatible planner can
 //! be configured instead.
 
+mod copy;
 mod fit;
 mod prompt;
 
@@ -10,12 +11,14 @@ use std::hash::Hasher;
 use fastrand::Rng;
 use serde::{Deserialize, Serialize};
 
+pub use copy::spoken;
 pub use prompt::{read, Reading};
 
 use crate::{
     library::archetypes::{self, Archetype},
     library::mood::Mood,
-    spec::{Product, Reasoning, Spec, SpecBeat, Style, FPS, RESOLUTION},
+    production::Assets,
+    spec::{AspectRatio, Product, Reasoning, Spec, SpecBeat, Style, FPS},
 };
 
 /// What a client asks for: the run input of the video workflow.
@@ -36,6 +39,21 @@ pub struct Request {
     /// The most the video may cost, in USD.
     #[serde(default)]
     pub max_cost_usd: Option<f64>,
+    /// The shape of the frame; 16:9 when unset.
+    #[serde(default)]
+    pub aspect_ratio: AspectRatio,
+    /// Whether the voice-over is spoken, and shown as captions; both on when unset.
+    #[serde(default = "on")]
+    pub voiceover: bool,
+    #[serde(default = "on")]
+    pub captions: bool,
+    /// The client's images, as keys in the media store.
+    #[serde(default)]
+    pub assets: Assets,
+}
+
+fn on() -> bool {
+    true
 }
 
 fn default_creativity() -> f64 {
@@ -51,6 +69,10 @@ impl Request {
             archetype: None,
             seed: None,
             max_cost_usd: None,
+            aspect_ratio: AspectRatio::default(),
+            voiceover: true,
+            captions: true,
+            assets: Assets::default(),
         }
     }
 }
@@ -59,7 +81,7 @@ impl Request {
 pub const DEFAULT_DURATION: u32 = 30;
 
 /// The embedded planner: reads the prompt, picks the archetype, fits its template to the length,
-/// and dresses the beats in a style.
+/// dresses the beats in a style and writes the ad's words.
 pub fn embedded(request: &Request) -> Spec {
     let reading = read(&request.prompt);
     let creativity = request.creativity.clamp(0.0, 1.0);
@@ -80,10 +102,12 @@ pub fn embedded(request: &Request) -> Spec {
         palettes[0]
     };
     let aesthetic = mood.aesthetic().to_owned();
+    let (words, copy) = copy::Writer::new(&reading, mood, creativity, &mut rng).write(&beats);
     let mut start = 0;
     let spec_beats = beats
         .iter()
-        .map(|(beat, length)| {
+        .zip(words)
+        .map(|((beat, length), words)| {
             let prompt = beat
                 .template
                 .replace("{product_name}", &reading.product)
@@ -99,6 +123,8 @@ pub fn embedded(request: &Request) -> Spec {
                 start,
                 duration: *length,
                 prompt,
+                headline: words.headline,
+                voiceover: words.voiceover,
             };
             start += length;
             spec_beat
@@ -121,13 +147,15 @@ pub fn embedded(request: &Request) -> Spec {
         template: archetype.id.to_owned(),
         duration,
         fps: FPS,
-        resolution: RESOLUTION.to_owned(),
+        aspect_ratio: request.aspect_ratio,
+        resolution: request.aspect_ratio.resolution(),
         product: Product {
             name: reading.product.clone(),
             category: serde_json::to_value(reading.category)
                 .ok()
                 .and_then(|v| v.as_str().map(str::to_owned))
                 .unwrap_or_default(),
+            noun: reading.noun.clone(),
         },
         style: Style {
             aesthetic,
@@ -136,6 +164,9 @@ pub fn embedded(request: &Request) -> Spec {
             lighting: mood.lighting().to_owned(),
         },
         beats: spec_beats,
+        copy,
+        voiceover: request.voiceover,
+        captions: request.captions,
         reasoning,
     }
 }
@@ -390,6 +421,99 @@ mod tests {
             (spec.template.as_str(), spec.duration),
             ("luxury_showcase", 10)
         );
+        assert_eq!(spec.validate(), Ok(()));
+    }
+
+    #[test]
+    fn the_ad_has_words_that_read_the_product_right_and_fit_each_beat() {
+        let spec = embedded(&Request {
+            creativity: 0.0,
+            ..Request::new(
+                "30 second ad for Ember, a smart mug that keeps coffee hot for hours. ember.com",
+            )
+        });
+        assert_eq!(spec.validate(), Ok(()));
+        assert_eq!(spec.product.name, "Ember");
+        assert_eq!(spec.product.noun, "smart mug");
+        let headlines: Vec<&str> = spec.beats.iter().map(|b| b.headline.as_str()).collect();
+        assert_eq!(headlines[0], "Meet Ember.");
+        assert!(
+            headlines.contains(&"Keeps coffee hot for hours."),
+            "{headlines:?}"
+        );
+        assert_eq!(spec.beats[0].voiceover, "Meet Ember, the smart mug.");
+        assert_eq!(spec.copy.call_to_action, "Get yours at ember.com");
+        assert_eq!(spec.copy.contact, "ember.com");
+        let last = spec.beats.last().unwrap();
+        assert!(
+            last.voiceover.ends_with("ember dot com."),
+            "{}",
+            last.voiceover
+        );
+        for beat in &spec.beats {
+            assert!(
+                !beat.headline.is_empty() && !beat.voiceover.is_empty(),
+                "{beat:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn every_plan_of_every_archetype_length_and_seed_has_words_that_fit() {
+        let prompts = [
+            "15s Nike sneakers energetic urban",
+            "Ember, a smart mug that keeps coffee hot for hours and charges on a coaster that lasts all day long",
+            "a video",
+        ];
+        for prompt in prompts {
+            for archetype in crate::library::archetypes::ARCHETYPES {
+                for duration in (5..=60).step_by(5) {
+                    for seed in 0..3 {
+                        let spec = embedded(&Request {
+                            creativity: 1.0,
+                            seed: Some(seed),
+                            duration: Some(duration),
+                            archetype: Some(archetype.id.to_owned()),
+                            ..Request::new(prompt)
+                        });
+                        assert_eq!(spec.validate(), Ok(()), "{prompt} {duration}");
+                        assert!(spec.beats.iter().all(|b| !b.headline.is_empty()));
+                        assert!(!spec.copy.tagline.is_empty());
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn creativity_and_seed_vary_the_words() {
+        let words = |seed| {
+            let spec = embedded(&Request {
+                creativity: 1.0,
+                seed: Some(seed),
+                archetype: Some("luxury_showcase".into()),
+                ..Request::new("30s ad for Ember, a smart mug")
+            });
+            (
+                spec.beats
+                    .iter()
+                    .map(|b| b.headline.clone())
+                    .collect::<Vec<_>>(),
+                spec.copy,
+            )
+        };
+        let first = words(0);
+        assert!((1..20).any(|seed| words(seed) != first));
+    }
+
+    #[test]
+    fn the_aspect_ratio_sets_the_resolution() {
+        let spec = embedded(&Request {
+            aspect_ratio: AspectRatio::Portrait,
+            ..Request::new("15s Nike sneakers")
+        });
+        assert_eq!(spec.resolution, "720x1280");
+        assert_eq!(spec.size(), (720, 1280));
         assert_eq!(spec.validate(), Ok(()));
     }
 

@@ -1,14 +1,14 @@
 //! The embedded providers: the prompt-reading planner, the storyboard artist, the camera-move clip
-//! maker and the composer. Offline, deterministic and free.
+//! maker and the SoundFont composer. Offline, deterministic and free.
 
-use ab_glyph::FontArc;
 use async_trait::async_trait;
 use slate_engine::{Artifact, StepContext, StepError};
 
 use super::{ClipJob, ImageModel, MusicModel, Planner, VideoModel};
 use crate::{
+    design::plate,
     library::mood::Mood,
-    media::{chunks, music, storyboard},
+    media::{chunks, music},
     plan::{self, Request},
     spec::Spec,
     storage::Scratch,
@@ -28,19 +28,8 @@ impl Planner for EmbeddedPlanner {
     }
 }
 
-/// Draws each still from the spec ([`storyboard::render`]).
-pub struct EmbeddedImages {
-    font: FontArc,
-}
-
-impl EmbeddedImages {
-    /// Loads the font the stills are lettered with.
-    pub fn new() -> Result<Self, StepError> {
-        Ok(Self {
-            font: storyboard::load_font()?,
-        })
-    }
-}
+/// Draws each still from the spec ([`plate::render`]), with the client's product photo.
+pub struct EmbeddedImages;
 
 #[async_trait]
 impl ImageModel for EmbeddedImages {
@@ -54,14 +43,35 @@ impl ImageModel for EmbeddedImages {
         scratch: &Scratch,
         spec: &Spec,
         index: usize,
+        product: Option<&str>,
         key: &str,
     ) -> Result<(), StepError> {
-        let (spec, font) = (spec.clone(), self.font.clone());
-        let png = tokio::task::spawn_blocking(move || storyboard::render(&spec, index, &font))
+        let product = match product {
+            Some(product) => Some(image_file(&scratch.store().get(product).await?)?),
+            None => None,
+        };
+        let spec = spec.clone();
+        let draw = move || {
+            let still = plate::render(&spec, index, product.as_ref());
+            let mut png = Vec::new();
+            still
+                .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+                .map(|()| png)
+        };
+        let png = tokio::task::spawn_blocking(draw)
             .await
+            .map_err(|e| StepError::retryable("render", e.to_string()))?
             .map_err(|e| StepError::retryable("render", e.to_string()))?;
         Ok(scratch.store().put(key, png).await?)
     }
+}
+
+/// The image in `bytes`, or a permanent error: a client's image that cannot be read will not
+/// read on a retry.
+pub fn image_file(bytes: &[u8]) -> Result<image::RgbaImage, StepError> {
+    image::load_from_memory(bytes)
+        .map(|image| image.to_rgba8())
+        .map_err(|e| StepError::permanent("image_unreadable", e.to_string()))
 }
 
 /// Moves the camera over the start image ([`chunks::render`]).
@@ -79,7 +89,7 @@ impl VideoModel for EmbeddedClips {
         scratch: &Scratch,
         job: ClipJob<'_>,
     ) -> Result<(), StepError> {
-        chunks::render(scratch, job.start, job.camera, job.clip, job.last_frame).await
+        chunks::render(scratch, &job).await
     }
 }
 
@@ -100,10 +110,12 @@ impl MusicModel for EmbeddedMusic {
         seconds: u32,
     ) -> Result<Artifact, StepError> {
         let key = ctx.artifact("music.wav");
-        let compose = move || music::wav(&music::compose(mood, seconds as f32));
+        let compose = move || {
+            music::compose(mood, seconds as f32).map(|(left, right)| music::wav(&left, &right))
+        };
         let wav = tokio::task::spawn_blocking(compose)
             .await
-            .map_err(|e| StepError::retryable("compose", e.to_string()))?;
+            .map_err(|e| StepError::retryable("compose", e.to_string()))??;
         scratch.store().put(key.key(), wav).await?;
         Ok(key)
     }

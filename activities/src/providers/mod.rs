@@ -20,12 +20,10 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use slate_engine::{Artifact, StepContext, StepError};
 
+pub use crate::media::chunks::ClipJob;
 pub use http::Secret;
 
-use crate::{
-    cost::Prices, library::beats::Camera, library::mood::Mood, plan::Request, spec::Spec,
-    storage::Scratch,
-};
+use crate::{cost::Prices, library::mood::Mood, plan::Request, spec::Spec, storage::Scratch};
 
 /// Turns a client's request into a spec.
 #[async_trait]
@@ -42,30 +40,18 @@ pub trait ImageModel: Send + Sync {
     /// USD per still.
     fn price(&self) -> f64;
 
-    /// Stores the still of beat `index` of `spec` as `key`: a 1280x720 PNG.
+    /// Stores the still of beat `index` of `spec` as `key`: a PNG of the spec's size, without
+    /// words (they are laid over the clips). `product` is the key of the client's product
+    /// photo, when there is one.
     async fn still(
         &self,
         ctx: &StepContext,
         scratch: &Scratch,
         spec: &Spec,
         index: usize,
+        product: Option<&str>,
         key: &str,
     ) -> Result<(), StepError>;
-}
-
-/// One 5 s clip to film.
-#[derive(Debug, Clone, Copy)]
-pub struct ClipJob<'a> {
-    /// The clip's name within its step (`chunk-001`), for memos.
-    pub name: &'a str,
-    /// What the beat shows.
-    pub prompt: &'a str,
-    pub camera: Camera,
-    /// The key of the image the clip starts from.
-    pub start: &'a str,
-    /// Where the clip goes, and its last frame.
-    pub clip: &'a str,
-    pub last_frame: &'a str,
 }
 
 /// Films the clips.
@@ -74,8 +60,9 @@ pub trait VideoModel: Send + Sync {
     /// USD per 5 s clip.
     fn price(&self) -> f64;
 
-    /// Stores the clip as `job.clip` (1280x720, 30 fps, exactly 5 s, H.264 without sound) and
-    /// its last frame as `job.last_frame`.
+    /// Stores the clip as `job.clip` (`job.size`, 30 fps, exactly 5 s, H.264 without sound,
+    /// with `job.overlay` drawn over it) and the last frame of its picture, without the
+    /// overlay, as `job.last_frame`.
     async fn clip(
         &self,
         ctx: &StepContext,
@@ -114,7 +101,7 @@ impl Providers {
     pub fn embedded() -> Result<Self, StepError> {
         Ok(Self {
             planner: Arc::new(embedded::EmbeddedPlanner),
-            images: Arc::new(embedded::EmbeddedImages::new()?),
+            images: Arc::new(embedded::EmbeddedImages),
             clips: Arc::new(embedded::EmbeddedClips),
             music: Arc::new(embedded::EmbeddedMusic),
         })

@@ -28,7 +28,10 @@ use crate::{
     library::archetypes::ARCHETYPES,
     library::beats::{self, LIBRARY},
     plan::{Request, DEFAULT_DURATION},
-    spec::{Product, Reasoning, Spec, SpecBeat, Style, FPS, RESOLUTION},
+    spec::{
+        max_voiceover_words, AdCopy, Product, Reasoning, Spec, SpecBeat, Style, FPS,
+        MAX_HEADLINE_CHARS, MAX_LINE_CHARS, WORDS_PER_SECOND,
+    },
 };
 
 const PROVIDER: &str = "the planner";
@@ -91,6 +94,10 @@ struct Answer {
     product: Product,
     style: Style,
     beats: Vec<AnswerBeat>,
+    /// The words are asked for; a model that leaves them out (one that refused the schema) still
+    /// plans a video, lettered with the product's name alone.
+    #[serde(default)]
+    copy: AdCopy,
     reasoning: Reasoning,
 }
 
@@ -99,6 +106,10 @@ struct AnswerBeat {
     id: String,
     duration: u32,
     prompt: String,
+    #[serde(default)]
+    headline: String,
+    #[serde(default)]
+    voiceover: String,
 }
 
 #[async_trait]
@@ -115,7 +126,7 @@ impl Planner for OpenAiPlanner {
         let mut problem = String::new();
         for _ in 0..2 {
             let content = self.complete(&messages, request.creativity).await?;
-            match spec_from(&content) {
+            match spec_from(&content, request) {
                 Ok(spec) => return Ok(spec),
                 Err(reason) => {
                     problem = reason;
@@ -195,8 +206,10 @@ impl OpenAiPlanner {
     }
 }
 
-/// The spec the model's answer describes, or why it does not describe a valid one.
-fn spec_from(content: &str) -> Result<Spec, String> {
+/// The spec the model's answer to `request` describes (in the request's aspect ratio, with its
+/// voice-over and captions), or why it does not describe a valid one.
+fn spec_from(content: &str, request: &Request) -> Result<Spec, String> {
+    let aspect_ratio = request.aspect_ratio;
     let answer: Answer =
         serde_json::from_str(content).map_err(|e| format!("not the JSON asked for ({e})"))?;
     let mut start = 0;
@@ -214,6 +227,8 @@ fn spec_from(content: &str) -> Result<Spec, String> {
             start,
             duration: beat.duration,
             prompt: beat.prompt.clone(),
+            headline: beat.headline.clone(),
+            voiceover: beat.voiceover.clone(),
         });
         start += beat.duration;
     }
@@ -221,10 +236,14 @@ fn spec_from(content: &str) -> Result<Spec, String> {
         template: answer.template,
         duration: answer.duration,
         fps: FPS,
-        resolution: RESOLUTION.to_owned(),
+        aspect_ratio,
+        resolution: aspect_ratio.resolution(),
         product: answer.product,
         style: answer.style,
         beats: spec_beats,
+        copy: answer.copy,
+        voiceover: request.voiceover,
+        captions: request.captions,
         reasoning: answer.reasoning,
     };
     spec.validate().map_err(|e| e.to_string())?;
@@ -263,9 +282,22 @@ fn instructions() -> String {
         "You plan short video advertisements. Choose one archetype and fit its beats to the \
          requested duration exactly: every beat lasts 5, 10 or 15 seconds and the beats' lengths \
          add up to the duration. Use only beat ids from the library. Write each beat's prompt for \
-         the product, in the chosen style. The palette has 3 to 5 colours as #rrggbb. The mood is \
-         one of energetic, elegant, minimalist, emotional, informative.\n\nBeat library:\n{}\n\n\
+         the product, in the chosen style, for a frame of the requested aspect ratio. The palette \
+         has 3 to 5 colours as #rrggbb. The mood is one of energetic, elegant, minimalist, \
+         emotional, informative.\n\nWrite the words of the ad too. The product's name is its \
+         brand name when the prompt gives one (\"Ember, a smart mug\" is named Ember, and its noun \
+         is \"smart mug\"; leave the noun empty when the name says what it is). Each beat has a \
+         headline of at most {MAX_HEADLINE_CHARS} characters that serves its role (a reveal names \
+         the product, a feature or benefit beat says what it does, the last beat names it as \
+         the end card), and a voice-over line said at {WORDS_PER_SECOND} words per second with \
+         a second to spare: at most {} words for a 5 s beat, {} for 10 s, {} for 15 s. The copy \
+         has a tagline and a call to action of at most {MAX_LINE_CHARS} characters each; the \
+         call to action names the web address or handle when the prompt gives one, which is also \
+         the contact (else the contact is empty).\n\nBeat library:\n{}\n\n\
          Archetypes:\n{}",
+        max_voiceover_words(5),
+        max_voiceover_words(10),
+        max_voiceover_words(15),
         beats.join("\n"),
         archetypes.join("\n")
     )
@@ -281,9 +313,11 @@ fn ask(request: &Request) -> String {
         .as_deref()
         .map_or(String::from("the one that suits the prompt"), str::to_owned);
     format!(
-        "Prompt: {}\nDuration in seconds: {duration}\nArchetype: {archetype}\nCreativity (0 follows \
-         the archetype's template, 1 reinterprets it freely): {}",
-        request.prompt, request.creativity
+        "Prompt: {}\nDuration in seconds: {duration}\nArchetype: {archetype}\nAspect ratio: {}\n\
+         Creativity (0 follows the archetype's template, 1 reinterprets it freely): {}",
+        request.prompt,
+        request.aspect_ratio.name(),
+        request.creativity
     )
 }
 
@@ -315,23 +349,28 @@ fn schema_of_plan() -> Value {
     let text = json!({"type": "string"});
     json!({
         "type": "object",
-        "required": ["template", "duration", "product", "style", "beats", "reasoning"],
+        "required": ["template", "duration", "product", "style", "beats", "copy", "reasoning"],
         "properties": {
             "template": {"type": "string", "enum": ARCHETYPES.iter().map(|a| a.id).collect::<Vec<_>>()},
             "duration": {"type": "integer"},
-            "product": {"type": "object", "required": ["name", "category"],
-                        "properties": {"name": text, "category": text}},
+            "product": {"type": "object", "required": ["name", "category", "noun"],
+                        "properties": {"name": text, "category": text, "noun": text}},
             "style": {"type": "object", "required": ["aesthetic", "color_palette", "mood", "lighting"],
                       "properties": {
                           "aesthetic": text,
                           "color_palette": {"type": "array", "items": text},
                           "mood": {"type": "string", "enum": ["energetic", "elegant", "minimalist", "emotional", "informative"]},
                           "lighting": text}},
-            "beats": {"type": "array", "items": {"type": "object", "required": ["id", "duration", "prompt"],
+            "beats": {"type": "array", "items": {"type": "object",
+                      "required": ["id", "duration", "prompt", "headline", "voiceover"],
                       "properties": {
                           "id": {"type": "string", "enum": LIBRARY.iter().map(|b| b.id).collect::<Vec<_>>()},
                           "duration": {"type": "integer", "enum": [5, 10, 15]},
-                          "prompt": text}}},
+                          "prompt": text,
+                          "headline": text,
+                          "voiceover": text}}},
+            "copy": {"type": "object", "required": ["tagline", "call_to_action", "contact"],
+                     "properties": {"tagline": text, "call_to_action": text, "contact": text}},
             "reasoning": {"type": "object", "required": ["archetype", "beats"],
                           "properties": {"archetype": text, "beats": text}}
         }
@@ -377,14 +416,19 @@ mod tests {
         json!({
             "template": "minimalist_reveal",
             "duration": 15,
-            "product": {"name": "iPhone", "category": "tech"},
+            "product": {"name": "iPhone", "category": "tech", "noun": ""},
             "style": {"aesthetic": "clean", "color_palette": ["#ffffff", "#000000", "#0a84ff"],
                       "mood": "minimalist", "lighting": "soft daylight"},
             "beats": [
-                {"id": "hero_shot", "duration": 5, "prompt": "the phone"},
-                {"id": "detail_showcase", "duration": 5, "prompt": "its edge"},
-                {"id": "call_to_action", "duration": 5, "prompt": "its name"}
+                {"id": "hero_shot", "duration": 5, "prompt": "the phone",
+                 "headline": "Meet iPhone.", "voiceover": "Meet iPhone."},
+                {"id": "detail_showcase", "duration": 5, "prompt": "its edge",
+                 "headline": "Thin. Light. Fast.", "voiceover": "Thinner and lighter than ever."},
+                {"id": "call_to_action", "duration": 5, "prompt": "its name",
+                 "headline": "iPhone", "voiceover": "iPhone. Get yours at apple.com."}
             ],
+            "copy": {"tagline": "Simply better.", "call_to_action": "Get yours at apple.com",
+                     "contact": "apple.com"},
             "reasoning": {"archetype": "clean", "beats": "three"}
         })
         .to_string()
@@ -406,10 +450,14 @@ mod tests {
             .await;
         let request = Request {
             creativity: 0.5,
+            aspect_ratio: crate::spec::AspectRatio::Square,
             ..Request::new("20s iPhone minimalist")
         };
         let spec = planner(&server).plan(&request).await.unwrap();
         assert_eq!(spec.template, "minimalist_reveal");
+        assert_eq!(spec.resolution, "1080x1080");
+        assert_eq!(spec.beats[1].headline, "Thin. Light. Fast.");
+        assert_eq!(spec.copy.contact, "apple.com");
         assert_eq!(spec.beats[2].start, 10);
         assert_eq!(spec.beats[0].camera_movement, beats::Camera::SlowDollyIn);
     }

@@ -15,7 +15,7 @@ use crate::{
     library::mood::Mood,
     media::{chunks, music},
     phase::Phase,
-    spec::{Spec, CHUNK_SECONDS, HEIGHT, WIDTH},
+    spec::{Spec, CHUNK_SECONDS},
     storage::Scratch,
 };
 
@@ -99,6 +99,7 @@ impl ImageModel for PredictionImages {
         scratch: &Scratch,
         spec: &Spec,
         index: usize,
+        _product: Option<&str>,
         key: &str,
     ) -> Result<(), StepError> {
         let beat = &spec.beats[index];
@@ -108,11 +109,11 @@ impl ImageModel for PredictionImages {
             spec.style.color_palette.join(", "),
             spec.style.lighting
         );
-        let input = self.0.profile.input(&prompt, (WIDTH, HEIGHT), None, None);
+        let input = self.0.profile.input(&prompt, spec.size(), None, None);
         let name = format!("still-{:02}", index + 1);
         let source = ctx.artifact(&format!("{name}.source"));
         let source = self.0.run(ctx, scratch, &name, input, source.key()).await?;
-        chunks::fit_still(scratch, source.key(), key).await
+        chunks::fit_still(scratch, source.key(), spec.size(), key).await
     }
 }
 
@@ -153,18 +154,16 @@ impl VideoModel for PredictionClips {
                     .await
             })
             .await?;
-        let input = self.0.profile.input(
-            job.prompt,
-            (WIDTH, HEIGHT),
-            Some(CHUNK_SECONDS),
-            Some(&frame),
-        );
+        let input = self
+            .0
+            .profile
+            .input(job.prompt, job.size, Some(CHUNK_SECONDS), Some(&frame));
         let source = ctx.artifact(&format!("{}.source", job.name));
         let source = self
             .0
             .run(ctx, scratch, job.name, input, source.key())
             .await?;
-        chunks::normalize(scratch, source.key(), job.clip, job.last_frame).await
+        chunks::normalize(scratch, source.key(), &job).await
     }
 }
 
@@ -193,7 +192,7 @@ impl MusicModel for PredictionMusic {
     ) -> Result<Artifact, StepError> {
         let input = self.0.profile.input(
             music::description(mood),
-            (WIDTH, HEIGHT),
+            crate::spec::AspectRatio::default().size(),
             Some(seconds),
             None,
         );

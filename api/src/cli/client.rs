@@ -53,6 +53,15 @@ pub struct GenerateArgs {
     /// One of the five archetypes; chosen from the prompt when unset.
     #[arg(long)]
     archetype: Option<String>,
+    /// `16:9` (1280x720, the default), `9:16` (720x1280) or `1:1` (1080x1080).
+    #[arg(long)]
+    aspect_ratio: Option<String>,
+    /// No voice reads the ad's lines.
+    #[arg(long)]
+    no_voiceover: bool,
+    /// No captions are burned in.
+    #[arg(long)]
+    no_captions: bool,
     /// Follow the video to the end with a progress bar, then download it.
     #[arg(long)]
     wait: bool,
@@ -142,6 +151,15 @@ pub async fn generate(args: GenerateArgs) -> anyhow::Result<()> {
     }
     if let Some(archetype) = &args.archetype {
         body["archetype"] = json!(archetype);
+    }
+    if let Some(ratio) = &args.aspect_ratio {
+        body["aspect_ratio"] = json!(ratio);
+    }
+    if args.no_voiceover {
+        body["voiceover"] = json!(false);
+    }
+    if args.no_captions {
+        body["captions"] = json!(false);
     }
     let began = Instant::now();
     let response = http

@@ -1,5 +1,5 @@
 //! The commands of `slate`: the server's (serve, worker, migrate, keys) and the client's
-//! (generate, status, replay, smoke).
+//! (generate, status, replay, contact-sheet, smoke).
 
 use clap::{Parser, Subcommand};
 
@@ -9,12 +9,14 @@ mod client;
 mod keys;
 mod providers;
 mod server;
+mod sheet;
 mod smoke;
 mod store;
 
 use client::{GenerateArgs, ReplayArgs, StatusArgs};
 use keys::KeysArgs;
 use server::{DatabaseArgs, ServeArgs, WorkerCommandArgs};
+use sheet::SheetArgs;
 use smoke::SmokeArgs;
 
 #[derive(Parser)]
@@ -53,6 +55,8 @@ enum Command {
     Status(StatusArgs),
     /// Replay a run from a phase (operators; needs SLATE_ADMIN_TOKEN).
     Replay(ReplayArgs),
+    /// Write a contact sheet of a finished video: frames sampled from each beat, a row each.
+    ContactSheet(SheetArgs),
     /// Make 15 s and 30 s videos of every archetype at creativity 0.0, 0.5 and 1.0 through a
     /// running Slate, and print a table of outcome, cost and time.
     Smoke(SmokeArgs),
@@ -66,6 +70,7 @@ impl Cli {
             Command::Generate(args) => client::generate(args).await,
             Command::Status(args) => client::status(args).await,
             Command::Replay(args) => client::replay(args).await,
+            Command::ContactSheet(args) => sheet::sheet(args).await,
             Command::Smoke(args) => smoke::smoke(args).await,
             Command::Keys(args) => keys::keys(args).await,
             Command::Migrate(args) => {

@@ -8,7 +8,8 @@ use serde_json::{Map, Value};
 use slate_activities::{
     library::archetypes,
     plan::Request,
-    spec::valid_duration,
+    production::Assets,
+    spec::{valid_duration, AspectRatio},
     video::{video_admit, video_find, Admission, Refusal},
 };
 use slate_engine::{take_token_using, RunId, StartOptions, Taken};
@@ -50,6 +51,14 @@ pub struct GenerateRequest {
     /// limit per video (`SLATE_MAX_COST_PER_VIDEO_USD`, $10 by default).
     #[schema(exclusive_minimum = 0.0)]
     max_cost_usd: Option<f64>,
+    /// The shape of the video: `16:9` (1280x720, the default), `9:16` (720x1280) or `1:1`
+    /// (1080x1080).
+    #[schema(pattern = "^(16:9|9:16|1:1)$")]
+    aspect_ratio: Option<String>,
+    /// Whether a voice reads the ad's lines; true when unset.
+    voiceover: Option<bool>,
+    /// Whether the lines are burned in as captions; true when unset.
+    captions: Option<bool>,
 }
 
 /// The answer to an admission.
@@ -271,6 +280,15 @@ pub fn parse(body: &Value, ceiling: f64) -> Result<Request, ApiError> {
             format!("max_cost_usd must be at most {ceiling} (this server's limit per video)"),
         ));
     }
+    let aspect_ratio = match fields.get("aspect_ratio") {
+        None | Some(Value::Null) => AspectRatio::default(),
+        Some(value) => value.as_str().and_then(AspectRatio::parse).ok_or_else(|| {
+            ApiError::invalid(
+                "aspect_ratio",
+                "aspect_ratio must be \"16:9\", \"9:16\" or \"1:1\"",
+            )
+        })?,
+    };
     Ok(Request {
         prompt: prompt.to_owned(),
         creativity,
@@ -278,7 +296,23 @@ pub fn parse(body: &Value, ceiling: f64) -> Result<Request, ApiError> {
         archetype,
         seed,
         max_cost_usd,
+        aspect_ratio,
+        voiceover: switch(fields, "voiceover")?,
+        captions: switch(fields, "captions")?,
+        assets: Assets::default(),
     })
+}
+
+/// A switch that is on unless the body turns it off.
+fn switch(fields: &Map<String, Value>, name: &'static str) -> Result<bool, ApiError> {
+    match fields.get(name) {
+        None | Some(Value::Null) => Ok(true),
+        Some(Value::Bool(on)) => Ok(*on),
+        Some(_) => Err(ApiError::invalid(
+            name,
+            format!("{name} must be true or false"),
+        )),
+    }
 }
 
 fn number(fields: &Map<String, Value>, name: &'static str) -> Result<Option<f64>, ApiError> {

@@ -65,6 +65,16 @@ async fn every_bad_field_gets_a_422_naming_it() {
             json!({"prompt": "ad", "max_cost_usd": 10.01}),
             "max_cost_usd",
         ),
+        (
+            json!({"prompt": "ad", "aspect_ratio": "4:3"}),
+            "aspect_ratio",
+        ),
+        (
+            json!({"prompt": "ad", "aspect_ratio": 1.77}),
+            "aspect_ratio",
+        ),
+        (json!({"prompt": "ad", "voiceover": "no"}), "voiceover"),
+        (json!({"prompt": "ad", "captions": 0}), "captions"),
     ];
     for (body, field) in cases {
         let (status, answer) = app.post("/api/generate", &body).await;

@@ -5,6 +5,7 @@ mod harness;
 
 mod cloud;
 mod crash;
+mod design;
 mod end_to_end;
 mod many_machines;
 mod replay;

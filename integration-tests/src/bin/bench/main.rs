@@ -12,7 +12,8 @@
 //! - recovery: from the SIGKILL of a worker in mid-step to that step running on another worker;
 //! - across processes: runs/s on 1, 2 and 4 worker processes, and takeover after a SIGSTOP (see
 //!   `processes`);
-//! - video: wall and CPU time per phase of a 15 s and a 30 s video with the embedded providers,
+//! - video: wall and CPU time per phase of a 15 s and a 30 s 16:9 video and a 30 s 9:16 one with
+//!   the embedded providers (voice-over and captions on),
 //!   and a 30 s video on 1 and on 2 worker processes pinned to a core each (see `scaling`);
 //! - the HTTP facade: status requests/s and latency, admissions/s, memory (see `api`).
 
@@ -29,6 +30,7 @@ use clap::Parser;
 use slate_activities::{
     pipeline::{self, Pipeline},
     plan::Request,
+    spec::AspectRatio,
     storage::{MediaStore, ScratchSpace},
 };
 use slate_engine::{Engine, RunId, RunState, StartOptions, WorkerConfig};
@@ -91,6 +93,10 @@ struct Args {
     /// report, which is not written).
     #[arg(long, conflicts_with = "write")]
     engine_only: bool,
+    /// Measure only the videos' wall and CPU time per phase, in one process (a partial report,
+    /// which is not written).
+    #[arg(long, conflicts_with = "write")]
+    video_only: bool,
 }
 
 #[tokio::main]
@@ -111,6 +117,13 @@ async fn main() -> anyhow::Result<()> {
         return primitives::measure(&mut report, args.primitive_samples, &peers::dbos_rust()).await;
     }
     let db = TestDatabase::with_pool_size(32).await;
+    if args.video_only {
+        for (duration, ratio) in VIDEOS {
+            report.line(video(&db, duration, ratio).await?);
+        }
+        db.drop().await;
+        return Ok(());
+    }
     if args.engine_only {
         let mut rounds = Vec::new();
         for _ in 0..args.rounds {
@@ -152,8 +165,8 @@ async fn main() -> anyhow::Result<()> {
 
     primitives::measure(&mut report, args.primitive_samples, &rust).await?;
 
-    for duration in [15, 30] {
-        report.line(video(&db, duration).await?);
+    for (duration, ratio) in VIDEOS {
+        report.line(video(&db, duration, ratio).await?);
     }
     scaling::measure(&mut report, args.video_rounds).await?;
 
@@ -344,9 +357,17 @@ async fn listen(pool: &PgPool) -> anyhow::Result<PgListener> {
     Ok(listener)
 }
 
-/// Makes one video of `duration` seconds with the embedded providers; reports the wall time
-/// and the CPU time (this process and its ffmpeg children) of each phase.
-async fn video(db: &TestDatabase, duration: u32) -> anyhow::Result<String> {
+/// The videos timed phase by phase: seconds and shape.
+const VIDEOS: [(u32, AspectRatio); 3] = [
+    (15, AspectRatio::Landscape),
+    (30, AspectRatio::Landscape),
+    (30, AspectRatio::Portrait),
+];
+
+/// Makes one video of `duration` seconds in `ratio` with the embedded providers (voice-over and
+/// captions on); reports the wall time and the CPU time (this process and its ffmpeg children)
+/// of each phase.
+async fn video(db: &TestDatabase, duration: u32, ratio: AspectRatio) -> anyhow::Result<String> {
     let media = std::env::temp_dir().join(format!("slate-bench-{}", uuid::Uuid::new_v4().simple()));
     let pipeline = Pipeline::embedded(MediaStore::local(&media)?, ScratchSpace::in_temp_dir()?)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -359,7 +380,8 @@ async fn video(db: &TestDatabase, duration: u32) -> anyhow::Result<String> {
 
     let request = Request {
         duration: Some(duration),
-        ..Request::new("an ad for a luxury watch, elegant")
+        aspect_ratio: ratio,
+        ..Request::new("an ad for Aurelia, a luxury watch, elegant, aurelia.com")
     };
     let began = Instant::now();
     let run = engine
@@ -404,7 +426,9 @@ async fn video(db: &TestDatabase, duration: u32) -> anyhow::Result<String> {
         ));
     }
     Ok(format!(
-        "{duration} s video, embedded providers: {:.1} s wall, {cpu_total:.1} s CPU ({})",
+        "{duration} s {} video with voice-over and captions, embedded providers: {:.1} s wall, \
+         {cpu_total:.1} s CPU ({})",
+        ratio.name(),
         wall.as_secs_f64(),
         phases.join(", ")
     ))
