@@ -10,7 +10,6 @@ use std::{
 };
 
 use image::{imageops, Rgba, RgbaImage};
-use serde::{Deserialize, Serialize};
 use slate_engine::StepError;
 
 use super::{
@@ -27,8 +26,7 @@ use crate::{
 };
 
 /// How one beat gives way to the next.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Transition {
     Cut,
     /// Through the ground colour, over this many seconds on each side.

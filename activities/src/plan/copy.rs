@@ -252,7 +252,7 @@ fn sentence(text: &str) -> String {
 }
 
 /// A line as a voice says it: "ember.com" is "ember dot com", "@ember" is "at ember".
-pub fn spoken(line: &str) -> String {
+fn spoken(line: &str) -> String {
     line.split_whitespace()
         .map(|word| {
             if word.contains('.') || word.starts_with('@') {

@@ -11,7 +11,6 @@ use std::hash::Hasher;
 use fastrand::Rng;
 use serde::{Deserialize, Serialize};
 
-pub use copy::spoken;
 pub use prompt::{read, Reading};
 
 use crate::{
