@@ -3,7 +3,12 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{phase::Phase, plan::Request, spec::Spec};
+use crate::{
+    phase::Phase,
+    plan::Request,
+    production::Production,
+    spec::{Spec, CHUNK_SECONDS},
+};
 
 /// Unit prices in USD.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -44,9 +49,27 @@ impl Prices {
         }
     }
 
+    /// What `phase` costs `production`, whose kept parts are not paid again.
+    pub fn phase_for(&self, phase: Phase, production: &Production) -> f64 {
+        let beats = production.spec.beats.iter().enumerate();
+        match phase {
+            Phase::Storyboarding => {
+                let made = beats.filter(|(i, _)| production.kept_still(*i).is_none());
+                self.per_image * made.count() as f64
+            }
+            Phase::GeneratingChunks => {
+                let made = beats.filter(|(i, _)| production.kept_beat(*i).is_none());
+                let clips: u32 = made.map(|(_, beat)| beat.duration / CHUNK_SECONDS).sum();
+                self.per_chunk * f64::from(clips)
+            }
+            Phase::AddingMusic if production.kept.music.is_some() => 0.0,
+            _ => self.phase(phase, Some(&production.spec)),
+        }
+    }
+
     /// What a video of `duration` seconds costs at most: a clip and a still per 5 s.
     pub fn upper_bound(&self, duration: u32) -> f64 {
-        let clips = f64::from(duration) / crate::spec::CHUNK_SECONDS as f64;
+        let clips = f64::from(duration) / CHUNK_SECONDS as f64;
         self.per_plan + (self.per_image + self.per_chunk) * clips + self.per_track
     }
 

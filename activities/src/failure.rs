@@ -6,8 +6,13 @@
 /// The client's text for a video whose `phase` failed with the error `code`, e.g.
 /// `adding_music failed: the music model refused the request (provider_rejected)`.
 pub fn public_error(phase: &str, code: &str) -> String {
+    if code == REVIEW_EXPIRED {
+        return format!("the review before {phase} was not approved in time ({code})");
+    }
     format!("{phase} failed: {} ({code})", explain(code))
 }
+
+use crate::review::REVIEW_EXPIRED;
 
 /// The client's message for an error code.
 fn explain(code: &str) -> &'static str {
@@ -45,6 +50,14 @@ mod tests {
         assert_eq!(
             public_error("adding_music", "provider_rejected"),
             "adding_music failed: the model refused the request (provider_rejected)"
+        );
+    }
+
+    #[test]
+    fn an_expired_review_names_the_phase_it_held_back() {
+        assert_eq!(
+            public_error("storyboarding", REVIEW_EXPIRED),
+            "the review before storyboarding was not approved in time (review_expired)"
         );
     }
 

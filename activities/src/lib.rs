@@ -2,6 +2,7 @@
 //! stitching, adding_music), the beat library and archetypes they draw on, their providers and
 //! media storage. It knows nothing of HTTP.
 
+pub mod assets;
 pub mod cost;
 pub mod design;
 pub mod failure;
@@ -13,6 +14,9 @@ pub mod pipeline;
 pub mod plan;
 pub mod production;
 pub mod providers;
+pub mod review;
 pub mod spec;
+pub mod steering;
 pub mod storage;
+pub mod uploads;
 pub mod video;

@@ -139,6 +139,34 @@ pub struct SpecBeat {
     /// What the voice says during the beat, short enough to be said at a natural pace.
     #[serde(default)]
     pub voiceover: String,
+    /// How many times the client had the beat made again: each take pictures it anew.
+    #[serde(default, skip_serializing_if = "is_first_take")]
+    pub take: u32,
+}
+
+impl SpecBeat {
+    /// The library's `beat` at `start` for `duration` seconds, its prompt and words to be
+    /// written.
+    pub fn of(beat: &beats::Beat, start: u32, duration: u32) -> Self {
+        Self {
+            id: beat.id.to_owned(),
+            position: beat.position,
+            shot_type: beat.shot_type,
+            action: beat.action.to_owned(),
+            camera_movement: beat.camera,
+            energy: beat.energy,
+            start,
+            duration,
+            prompt: String::new(),
+            headline: String::new(),
+            voiceover: String::new(),
+            take: 0,
+        }
+    }
+}
+
+fn is_first_take(take: &u32) -> bool {
+    *take == 0
 }
 
 /// The longest headline, in characters: it must fit the frame in large type.
@@ -198,6 +226,27 @@ pub enum Invalid {
     Line { field: &'static str, chars: usize },
     #[error("template {0:?} is not an archetype")]
     UnknownArchetype(String),
+}
+
+impl Invalid {
+    /// The field of the spec at fault, as a client names it (`beats[0].headline`).
+    pub fn field(&self) -> String {
+        match self {
+            Invalid::NoBeat | Invalid::BeatStart { .. } | Invalid::Total { .. } => "beats".into(),
+            Invalid::UnknownBeat { index, .. } => format!("beats[{index}].id"),
+            Invalid::BeatDuration { index, .. } => format!("beats[{index}].duration"),
+            Invalid::Headline { index, .. } => format!("beats[{index}].headline"),
+            Invalid::Voiceover { index, .. } => format!("beats[{index}].voiceover"),
+            Invalid::Duration(_) => "duration".into(),
+            Invalid::Palette(_) | Invalid::Colour(_) => "style.color_palette".into(),
+            Invalid::Format(..) => "resolution".into(),
+            Invalid::Line { field, .. } => match *field {
+                "tagline" => "copy.tagline".into(),
+                _ => "copy.call_to_action".into(),
+            },
+            Invalid::UnknownArchetype(_) => "template".into(),
+        }
+    }
 }
 
 /// Whether a duration in seconds is one the pipeline makes.

@@ -27,9 +27,6 @@ use crate::{
     streams::StreamSlots,
 };
 
-/// The largest body accepted.
-const MAX_BODY: usize = 64 * 1024;
-
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub host: String,
@@ -56,6 +53,10 @@ pub struct Settings {
     pub max_event_streams_per_key: usize,
     /// The most a client may let one video cost (USD).
     pub max_cost_per_video: f64,
+    /// How many versions a video may have.
+    pub max_versions: i64,
+    /// The names a generate's `model` may give.
+    pub models: Vec<String>,
     /// The operators' bearer token; without one the admin API is off.
     pub admin_token: Option<String>,
     /// The origins whose pages may call the API from a browser (CORS); `*` for any.
@@ -96,6 +97,8 @@ impl Application {
             generate_limit: settings.generate_limit,
             max_active_videos: settings.max_active_videos,
             max_cost_per_video: settings.max_cost_per_video,
+            max_versions: settings.max_versions,
+            models: settings.models,
             streams: StreamSlots::new(
                 settings.max_event_streams,
                 settings.max_event_streams_per_key,
@@ -227,7 +230,7 @@ fn cors(origins: Option<&[String]>) -> Cors {
 /// JSON bodies: 64 KiB at most; every failure answered with the API's error body.
 fn json_config() -> web::JsonConfig {
     web::JsonConfig::default()
-        .limit(MAX_BODY)
+        .limit(routes::MAX_BODY)
         .error_handler(|error, _| {
             let error = match error {
                 JsonPayloadError::Overflow { .. }

@@ -24,7 +24,7 @@ pub struct ErrorDetail {
     pub message: String,
     /// The one field at fault, when there is one.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub field: Option<&'static str>,
+    pub field: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -34,15 +34,23 @@ pub enum ApiError {
     BadJson(String),
     #[error("the body is larger than 64 KiB")]
     TooLarge,
+    #[error("the image is larger than 10 MiB")]
+    UploadTooLarge,
+    /// A body of a type the endpoint does not take; the message names those it does.
+    #[error("{0}")]
+    UnsupportedType(String),
     /// A field is missing or invalid.
     #[error("{message}")]
     Invalid {
-        field: Option<&'static str>,
+        field: Option<String>,
         code: &'static str,
         message: String,
     },
     #[error("{0} not found")]
     NotFound(String),
+    /// Something the path names is not there; the code says what.
+    #[error("{message}")]
+    Missing { code: &'static str, message: String },
     /// No key, or not a valid one; the message says which.
     #[error("{0}")]
     Unauthorized(&'static str),
@@ -55,6 +63,9 @@ pub enum ApiError {
     },
     #[error("{0}")]
     Conflict(String),
+    /// The video is not in a state that allows the request; the code says which.
+    #[error("{message}")]
+    NotNow { code: &'static str, message: String },
     /// A media URL that was not signed by Slate, or has expired.
     #[error("{}", match .0 {
         Refusal::Expired => "this media link has expired; GET the video again for a fresh one",
@@ -79,9 +90,16 @@ pub enum ApiError {
 }
 
 impl ApiError {
-    pub fn invalid(field: &'static str, message: impl Into<String>) -> Self {
+    pub fn not_now(code: &'static str, message: impl Into<String>) -> Self {
+        Self::NotNow {
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
         Self::Invalid {
-            field: Some(field),
+            field: Some(field.into()),
             code: "invalid_field",
             message: message.into(),
         }
@@ -90,13 +108,16 @@ impl ApiError {
     fn code(&self) -> &'static str {
         match self {
             Self::BadJson(_) => "malformed_json",
-            Self::TooLarge => "payload_too_large",
+            Self::TooLarge | Self::UploadTooLarge => "payload_too_large",
+            Self::UnsupportedType(_) => "unsupported_media_type",
             Self::Invalid { code, .. } => code,
             Self::NotFound(_) => "not_found",
+            Self::Missing { code, .. } => code,
             Self::Unauthorized(_) => "unauthorized",
             Self::MonthlyBudget { .. } => "monthly_budget_exceeded",
             Self::TooManyActive { .. } => "too_many_active_videos",
             Self::Conflict(_) => "conflict",
+            Self::NotNow { code, .. } => code,
             Self::MediaLink(Refusal::Expired) => "media_link_expired",
             Self::MediaLink(Refusal::Invalid) => "media_link_invalid",
             Self::Busy { .. } => "too_many_queued",
@@ -150,12 +171,13 @@ impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
             Self::BadJson(_) => StatusCode::BAD_REQUEST,
-            Self::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::TooLarge | Self::UploadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::NotFound(_) | Self::Missing { .. } => StatusCode::NOT_FOUND,
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::MonthlyBudget { .. } => StatusCode::PAYMENT_REQUIRED,
-            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::Conflict(_) | Self::NotNow { .. } => StatusCode::CONFLICT,
             Self::MediaLink(_) => StatusCode::FORBIDDEN,
             Self::Busy { .. }
             | Self::TooManyActive { .. }
@@ -168,7 +190,7 @@ impl ResponseError for ApiError {
 
     fn error_response(&self) -> HttpResponse {
         let field = match self {
-            Self::Invalid { field, .. } => *field,
+            Self::Invalid { field, .. } => field.clone(),
             _ => None,
         };
         let body = ErrorBody {

@@ -31,7 +31,8 @@ impl PhaseLengths {
     /// Whole seconds left for a video in `status`, whose current phase has run `elapsed` seconds;
     /// `None` once the video is finished.
     pub fn remaining(&self, status: VideoStatus, elapsed: f64) -> Option<i64> {
-        if status.is_finished() {
+        // A video at a review gate waits on its client, for as long as they take.
+        if status.is_finished() || status == VideoStatus::AwaitingReview {
             return None;
         }
         let current = status.phase();

@@ -10,7 +10,10 @@ use utoipa::{
     Modify, OpenApi,
 };
 
-use crate::routes::{admin, events, generate, health, keys, metrics, status, usage, video};
+use crate::routes::{
+    admin, assets, estimate, events, generate, health, keys, metrics, review, status, usage,
+    versions, video,
+};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -27,6 +30,16 @@ use crate::routes::{admin, events, generate, health, keys, metrics, status, usag
         video::video,
         video::list,
         video::cancel,
+        video::delete,
+        estimate::estimate,
+        versions::versions,
+        review::approve,
+        versions::edit,
+        versions::regenerate,
+        versions::replace_still,
+        assets::upload,
+        assets::asset,
+        assets::delete,
         usage::usage,
         admin::runs,
         admin::history,
@@ -45,6 +58,8 @@ use crate::routes::{admin, events, generate, health, keys, metrics, status, usag
     modifiers(&BearerSchemes),
     tags(
         (name = "videos", description = "Admitting videos and following them"),
+        (name = "steering", description = "Review gates, plan edits, regenerated beats and the \
+            versions they make"),
         (name = "operators", description = "Runs, their history, replay and cancel; every key's \
             videos; clients' keys (the operators' bearer token)"),
         (name = "health", description = "Liveness, readiness and metrics"),

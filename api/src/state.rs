@@ -29,6 +29,11 @@ pub struct AppState {
     pub max_active_videos: Option<i64>,
     /// The most a client may let one video cost (USD).
     pub max_cost_per_video: f64,
+    /// How many versions a video may have.
+    pub max_versions: i64,
+    /// The names a generate's `model` may give: the configured models, and `embedded` while a
+    /// phase is made by an embedded provider.
+    pub models: Vec<String>,
     pub streams: Arc<StreamSlots>,
     pub admin_token: Option<String>,
     pub feed: Feed,

@@ -134,6 +134,18 @@ impl Engine {
         fork::fork(&self.pool, &self.registry, run_id, from_step, options).await
     }
 
+    /// [`Engine::fork`] inside the caller's transaction, so that the fork and the caller's own
+    /// writes commit together; idle workers are notified at that commit.
+    pub async fn fork_using(
+        &self,
+        conn: &mut PgConnection,
+        run_id: RunId,
+        from_step: &str,
+        options: ForkOptions,
+    ) -> Result<Started> {
+        fork::fork_using(conn, &self.registry, run_id, from_step, options).await
+    }
+
     /// Which of `keys` (of artifacts, see [`StepContext::artifact`](crate::StepContext::artifact))
     /// a checkpoint, memo or child result names, in any run: live or superseded, in a fork or
     /// not. A stored file under [`ARTIFACTS_PREFIX`](crate::ARTIFACTS_PREFIX) that none names,

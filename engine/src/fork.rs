@@ -38,6 +38,9 @@ pub struct ForkOptions {
     /// Children of the fork point and later steps whose results not to inherit, as (step, key):
     /// those children run again.
     pub drop_children: Vec<(String, String)>,
+    /// Whether the fork inherits nothing of its fork point and later steps: no memo, no
+    /// child's result and no signal.
+    pub afresh: bool,
 }
 
 impl ForkOptions {
@@ -57,6 +60,15 @@ impl ForkOptions {
     /// Leaves out the result of `step`'s child `key`, so that the fork runs that child again.
     pub fn drop_child(mut self, step: &str, key: &str) -> Self {
         self.drop_children.push((step.to_owned(), key.to_owned()));
+        self
+    }
+
+    /// Leaves out every memo and child's result of the fork point and later steps, and the
+    /// signal the fork point resumed with: the fork makes every part of them again (what it
+    /// should keep, its input or an overridden output says), and its first step reads no
+    /// signal ([`StepContext::signal`](crate::StepContext::signal)).
+    pub fn afresh(mut self) -> Self {
+        self.afresh = true;
         self
     }
 }
@@ -84,6 +96,18 @@ pub(crate) async fn fork(
     options: ForkOptions,
 ) -> Result<Started> {
     let mut tx = pool.begin().await?;
+    let started = fork_using(&mut tx, registry, parent_id, from_step, options).await?;
+    tx.commit().await?;
+    Ok(started)
+}
+
+pub(crate) async fn fork_using(
+    tx: &mut PgConnection,
+    registry: &Registry,
+    parent_id: RunId,
+    from_step: &str,
+    options: ForkOptions,
+) -> Result<Started> {
     // FOR SHARE: a replay of the parent waits until the fork has taken what it shares.
     let parent: Parent = sqlx::query_as(
         "SELECT workflow, workflow_version, state FROM runs WHERE id = $1 FOR SHARE",
@@ -186,8 +210,7 @@ pub(crate) async fn fork(
         step: def.steps[from].name,
         limit_key: def.limit_key(from),
     };
-    write(&mut tx, &point, &rows, &drops).await?;
-    tx.commit().await?;
+    write(&mut *tx, &point, &rows, &drops, options.afresh).await?;
     Ok(Started {
         run_id: fork_id,
         created: true,
@@ -247,6 +270,7 @@ async fn write(
     point: &ForkPoint<'_>,
     rows: &Rows,
     [memos, children]: &[Drops; 2],
+    afresh: bool,
 ) -> Result<()> {
     sqlx::query(
         "WITH checkpoint AS (
@@ -262,7 +286,7 @@ async fn write(
              SELECT DISTINCT ON (step_index, key) $1, step_index, key, 0, value, attempt,
                     artifacts
              FROM memos
-             WHERE run_id = $2 AND step_index >= $3 AND superseded_at IS NULL
+             WHERE run_id = $2 AND step_index >= $3 AND superseded_at IS NULL AND NOT $18
                AND (step_index, key) NOT IN (SELECT * FROM unnest($9::int[], $10::text[]))
              ORDER BY step_index, key, generation DESC
          ), child AS (
@@ -272,7 +296,7 @@ async fn write(
              SELECT $1, 0, step_index, key, workflow, workflow_version, function, input,
                     limit_key, attempt, output, artifacts, finished_at
              FROM children c
-             WHERE run_id = $2 AND step_index >= $3 AND output IS NOT NULL
+             WHERE run_id = $2 AND step_index >= $3 AND output IS NOT NULL AND NOT $18
                AND generation = (SELECT max(generation) FROM children x
                                  WHERE x.run_id = $2 AND x.step_index = c.step_index)
                AND (step_index, key) NOT IN (SELECT * FROM unnest($15::int[], $16::text[]))
@@ -281,7 +305,7 @@ async fn write(
                                   consumed_at)
              SELECT DISTINCT ON (name) $1, name, payload, sent_at, 0, step_index, now()
              FROM signals
-             WHERE run_id = $2 AND step_index = $3 AND consumed_at IS NOT NULL
+             WHERE run_id = $2 AND step_index = $3 AND consumed_at IS NOT NULL AND NOT $18
              ORDER BY name, generation DESC, id DESC
          ), task AS (
              INSERT INTO tasks (run_id, workflow, workflow_version, generation, step_index, step,
@@ -315,6 +339,7 @@ async fn write(
     .bind(&children.step_index)
     .bind(&children.key)
     .bind(&rows.artifacts)
+    .bind(afresh)
     .execute(conn)
     .await?;
     Ok(())

@@ -45,6 +45,9 @@ pub struct Options {
     pub max_event_streams: usize,
     pub max_event_streams_per_key: usize,
     pub max_cost_per_video: f64,
+    pub max_versions: i64,
+    /// How long a review gate waits for its approval.
+    pub review_time: std::time::Duration,
     pub media_url_lifetime: std::time::Duration,
     pub admin_token: Option<String>,
 }
@@ -63,6 +66,8 @@ impl Default for Options {
             max_event_streams: 1000,
             max_event_streams_per_key: 1000,
             max_cost_per_video: 10.0,
+            max_versions: 20,
+            review_time: std::time::Duration::from_secs(3600),
             media_url_lifetime: std::time::Duration::from_secs(3600),
             admin_token: Some(ADMIN_TOKEN.into()),
         }
@@ -85,8 +90,9 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
     let prices = options.providers.prices();
     let store = MediaStore::local(media.path()).unwrap();
     let scratch = ScratchSpace::in_temp_dir().unwrap();
-    let pipeline =
-        Pipeline::new(store.clone(), scratch, options.providers).with_ledger(db.pool.clone());
+    let pipeline = Pipeline::new(store.clone(), scratch, options.providers)
+        .with_ledger(db.pool.clone())
+        .with_review_time(options.review_time);
     let workflow = pipeline::workflow(Arc::new(pipeline));
     let engine = Engine::builder(db.pool.clone()).register(&workflow).build();
     let settings = Settings {
@@ -103,6 +109,8 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         max_event_streams: options.max_event_streams,
         max_event_streams_per_key: options.max_event_streams_per_key,
         max_cost_per_video: options.max_cost_per_video,
+        max_versions: options.max_versions,
+        models: vec!["embedded".into()],
         admin_token: options.admin_token,
         cors_origins: vec!["https://studio.example.com".into()],
     };
@@ -152,6 +160,20 @@ impl TestApp {
             .unwrap();
         let status = response.status().as_u16();
         (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Sends a request of any method, with a JSON body when given.
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> (u16, Value) {
+        let mut request = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        answer(request).await
     }
 
     /// Waits (at most 5 minutes) until the video's status is `wanted`, and returns that status.

@@ -65,13 +65,16 @@ pub fn render(spec: &Spec, index: usize, product: Option<&RgbaImage>) -> RgbImag
     image
 }
 
-/// A seed from the spec's product and style and the beat's place.
+/// A seed from the spec's product and style, the beat's place and its take.
 fn seed(spec: &Spec, index: usize) -> u64 {
     let mut hasher = fnv::FnvHasher::default();
     hasher.write(spec.product.name.as_bytes());
     hasher.write(spec.style.color_palette.join(",").as_bytes());
     hasher.write(spec.beats[index].id.as_bytes());
     hasher.write_usize(index);
+    if spec.beats[index].take > 0 {
+        hasher.write_u32(spec.beats[index].take);
+    }
     hasher.finish()
 }
 

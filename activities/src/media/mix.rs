@@ -1,7 +1,8 @@
-//! The final mix: the soundtrack under the voice-over, ducked while the voice speaks, faded out
-//! over the last 2 s, the whole brought to -16 LUFS integrated with true peaks at most -1 dBTP
-//! (ffmpeg's loudnorm, measured then applied as one gain), and muxed with the stitched video as
-//! AAC. Speech sits at -16 LUFS, the music 12 dB under it while it speaks and 7 dB under between
+//! The final mix: the soundtrack, the music under the voice-over, ducked while the voice speaks,
+//! faded out over the last 2 s, the whole brought to -16 LUFS integrated with true peaks at most
+//! -1 dBTP (ffmpeg's loudnorm, measured then applied as one gain) and encoded as AAC; then muxed
+//! with the stitched video, both streams copied (a new version whose sound is unchanged keeps its
+//! soundtrack and only muxes). Speech sits at -16 LUFS, the music 12 dB under it while it speaks and 7 dB under between
 //! its lines; without a voice-over the music alone is brought to -16 LUFS.
 
 use std::path::Path;
@@ -173,11 +174,10 @@ fn ducking(spoken: &[(f32, f32)], t: f32) -> f32 {
         .fold(0.0, f32::max)
 }
 
-/// Mixes the music `music_key` and the speech of `lines` into the video `video_key` as AAC,
-/// `seconds` long, at the loudness asked for.
-pub async fn mix(
+/// Mixes the music `music_key` under the voice-over `lines` into a soundtrack of `seconds`:
+/// normalized, AAC in an M4A at `out_key`.
+pub async fn soundtrack(
     scratch: &Scratch,
-    video_key: &str,
     music_key: &str,
     lines: &[Line<'_>],
     seconds: u32,
@@ -208,8 +208,6 @@ pub async fn mix(
     let measured = loudnorm_measure(&mixed).await?;
     let out = chunks::output(scratch, out_key);
     let mut args = ffmpeg::args(["-i"]);
-    args.push(scratch.fetch(video_key).await?.into_os_string());
-    args.extend(ffmpeg::args(["-i"]));
     args.push(mixed.into_os_string());
     // A WAV written here names no channel layout; the encoder is told it is stereo.
     let normalize = format!(
@@ -217,13 +215,43 @@ pub async fn mix(
          aresample={RATE},aformat=channel_layouts=stereo"
     );
     args.extend(ffmpeg::args([
-        "-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy", "-af", &normalize,
-    ]));
-    args.extend(ffmpeg::args([
+        "-af",
+        &normalize,
         "-c:a",
         "aac",
         "-b:a",
         "160k",
+        "-t",
+        &seconds.to_string(),
+        "-f",
+        "ipod",
+    ]));
+    args.push(out.clone().into_os_string());
+    ffmpeg::run(args).await?;
+    Ok(scratch.upload(&out, out_key).await?)
+}
+
+/// The stitched video `video_key` with the soundtrack `soundtrack_key`, both copied, as an MP4
+/// of `seconds` that starts playing before it is all downloaded.
+pub async fn mux(
+    scratch: &Scratch,
+    video_key: &str,
+    soundtrack_key: &str,
+    seconds: u32,
+    out_key: &str,
+) -> Result<(), StepError> {
+    let out = chunks::output(scratch, out_key);
+    let mut args = ffmpeg::args(["-i"]);
+    args.push(scratch.fetch(video_key).await?.into_os_string());
+    args.extend(ffmpeg::args(["-i"]));
+    args.push(scratch.fetch(soundtrack_key).await?.into_os_string());
+    args.extend(ffmpeg::args([
+        "-map",
+        "0:v:0",
+        "-map",
+        "1:a:0",
+        "-c",
+        "copy",
         "-t",
         &seconds.to_string(),
         "-movflags",
@@ -350,16 +378,7 @@ mod tests {
                 cues: &second,
             },
         ];
-        mix(
-            &scratch,
-            "stitched.mp4",
-            "music.wav",
-            &lines,
-            10,
-            "final.mp4",
-        )
-        .await
-        .unwrap();
+        mixed(&scratch, &lines, "final.mp4").await;
         let final_video = scratch.fetch("final.mp4").await.unwrap();
         let measured = loudness(&final_video).await.unwrap();
         assert!(
@@ -385,11 +404,20 @@ mod tests {
         assert!((alone - TARGET_LUFS).abs() <= 1.0, "music alone: {alone}");
     }
 
-    /// The loudness of a video mixed with music and no voice-over.
-    async fn stems_alone(scratch: &Scratch) -> f32 {
-        mix(scratch, "stitched.mp4", "music.wav", &[], 10, "alone.mp4")
+    /// The stitched picture with the music under `lines`, at `out_key`.
+    async fn mixed(scratch: &Scratch, lines: &[Line<'_>], out_key: &str) {
+        let sound = format!("{out_key}.m4a");
+        soundtrack(scratch, "music.wav", lines, 10, &sound)
             .await
             .unwrap();
+        mux(scratch, "stitched.mp4", &sound, 10, out_key)
+            .await
+            .unwrap();
+    }
+
+    /// The loudness of a video mixed with music and no voice-over.
+    async fn stems_alone(scratch: &Scratch) -> f32 {
+        mixed(scratch, &[], "alone.mp4").await;
         loudness(&scratch.fetch("alone.mp4").await.unwrap())
             .await
             .unwrap()

@@ -1,8 +1,9 @@
 //! The video workflow: the five phases as durable steps of the engine. Each step reads the
 //! production so far (the previous step's checkpoint), checks the budget before spending, does its
 //! work with the configured provider (embedded unless a cloud one is configured), and returns the
-//! production with its part added. generating_chunks fans out: each beat's clips render in a
-//! child (`render_beat`) on any worker.
+//! production with its part added, keeping what a new version keeps of the one it was made from.
+//! After planning and storyboarding the run may wait at a review gate for its client's approval.
+//! generating_chunks fans out: each beat's clips render in a child (`render_beat`) on any worker.
 
 use std::{future::Future, sync::Arc};
 
@@ -11,7 +12,7 @@ use slate_engine::{Step, StepContext, StepError, Workflow};
 use self::phases::{
     adding_music, generating_chunks, planning, render_beat, stitching, storyboarding, RENDER_BEAT,
 };
-use crate::{phase::Phase, plan::Request, production::Production, video::Projection};
+use crate::{phase::Phase, plan::Request, production::Production, review::Gate, video::Projection};
 
 mod phases;
 mod shared;
@@ -30,6 +31,8 @@ pub fn workflow(pipeline: Arc<Pipeline>) -> Workflow<Request> {
         async move { planning(&ctx, &pipeline, request).await }
     });
     Workflow::builder(WORKFLOW, VERSION)
+        .signal(Gate::Planning.signal())
+        .signal(Gate::Storyboarding.signal())
         .step(planning.timeout(Phase::Planning.timeout()))
         .step(phase_step(Phase::Storyboarding, &pipeline, storyboarding))
         .step(phase_step(

@@ -17,8 +17,9 @@ use crate::{
     media::{mix, stitch, voice, voice::Speech},
     phase::Phase,
     plan::{self, Request},
-    production::{afford, Assets, Production},
+    production::{afford, Assets, BeatMedia, Kept, Production},
     providers::{embedded::image_file, ClipJob},
+    review::{Approval, Gate},
     spec::{Spec, CHUNK_SECONDS},
     storage::Scratch,
 };
@@ -50,8 +51,13 @@ pub(super) async fn planning(
         speech: Vec::new(),
         assets: request.assets,
         stitched: None,
+        music: None,
+        soundtrack: None,
         final_video: None,
+        review: request.review,
+        kept: Kept::default(),
     };
+    pipeline.await_review(ctx, &production, Phase::Planning);
     Ok(production.paid(ctx, Phase::Planning, cost))
 }
 
@@ -61,12 +67,21 @@ pub(super) async fn storyboarding(
     mut production: Production,
 ) -> Result<Production, StepError> {
     let ctx = &ctx;
+    // The plan as the client edited it at the planning gate, if they did.
+    let approval: Option<Approval> = ctx.signal(Gate::Planning.signal()).await?;
+    if let Some(spec) = approval.and_then(|a| a.spec) {
+        production.spec = spec;
+    }
     let cost = pipeline
         .afford(ctx, &production, Phase::Storyboarding)
         .await?;
     let scratch = pipeline.scratch()?;
     let mut stills = Vec::with_capacity(production.spec.beats.len());
     for index in 0..production.spec.beats.len() {
+        if let Some(kept) = production.kept_still(index) {
+            stills.push(kept.clone());
+            continue;
+        }
         let name = format!("still-{:02}", index + 1);
         let still = ctx
             .memo(&name, async {
@@ -82,6 +97,7 @@ pub(super) async fn storyboarding(
         stills.push(still);
     }
     production.stills = stills;
+    pipeline.await_review(ctx, &production, Phase::Storyboarding);
     Ok(production.paid(ctx, Phase::Storyboarding, cost))
 }
 
@@ -107,20 +123,25 @@ pub(super) struct BeatClips {
     assets: Assets,
 }
 
-/// What a child of generating_chunks made: the beat's clips, in order, and its speech.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub(super) struct BeatMade {
-    clips: Vec<Artifact>,
-    speech: Option<Speech>,
-}
-
 /// A child's result as it was journaled: children that finished before beats had speech
 /// returned their clips alone.
 #[derive(Deserialize)]
 #[serde(untagged)]
 enum Journaled {
-    Made(BeatMade),
+    Made(BeatMedia),
     Clips(Vec<Artifact>),
+}
+
+impl From<Journaled> for BeatMedia {
+    fn from(journaled: Journaled) -> Self {
+        match journaled {
+            Journaled::Made(made) => made,
+            Journaled::Clips(clips) => BeatMedia {
+                clips,
+                speech: None,
+            },
+        }
+    }
 }
 
 /// The child function that renders a beat's clips.
@@ -135,37 +156,36 @@ pub(super) async fn generating_chunks(
     let cost = pipeline
         .afford(ctx, &production, Phase::GeneratingChunks)
         .await?;
-    let mut beats_clips = Vec::with_capacity(production.spec.beats.len());
+    let mut to_make = Vec::new();
     let mut first_clip = 0;
     for (index, beat) in production.spec.beats.iter().enumerate() {
         let clips = (beat.duration / CHUNK_SECONDS) as usize;
-        let camera = beats::find(&beat.id).map_or(beats::Camera::Static, |b| b.camera);
-        let job = BeatClips {
-            first_clip,
-            clips,
-            prompt: beat.prompt.clone(),
-            camera,
-            still: production.stills[index].clone(),
-            spec: Some(production.spec.clone()),
-            index,
-            assets: production.assets.clone(),
-        };
-        beats_clips.push((format!("beat-{:02}", index + 1), job));
+        if production.kept_beat(index).is_none() {
+            let camera = beats::find(&beat.id).map_or(beats::Camera::Static, |b| b.camera);
+            let job = BeatClips {
+                first_clip,
+                clips,
+                prompt: beat.prompt.clone(),
+                camera,
+                still: production.stills[index].clone(),
+                spec: Some(production.spec.clone()),
+                index,
+                assets: production.assets.clone(),
+            };
+            to_make.push((format!("beat-{:02}", index + 1), job));
+        }
         first_clip += clips;
     }
-    let made: Vec<Journaled> = ctx.fan_out(RENDER_BEAT, beats_clips).await?;
+    let made: Vec<Journaled> = ctx.fan_out(RENDER_BEAT, to_make).await?;
+    let mut made = made.into_iter().map(BeatMedia::from);
     let (mut chunks, mut speech) = (Vec::new(), Vec::new());
-    for beat in made {
-        match beat {
-            Journaled::Made(made) => {
-                chunks.extend(made.clips);
-                speech.push(made.speech);
-            }
-            Journaled::Clips(clips) => {
-                chunks.extend(clips);
-                speech.push(None);
-            }
-        }
+    for index in 0..production.spec.beats.len() {
+        let beat = match production.kept_beat(index) {
+            Some(kept) => kept.clone(),
+            None => made.next().expect("a child per beat not kept"),
+        };
+        chunks.extend(beat.clips);
+        speech.push(beat.speech);
     }
     production.chunks = chunks;
     production.speech = speech;
@@ -186,7 +206,7 @@ pub(super) async fn render_beat(
     ctx: StepContext,
     pipeline: Arc<Pipeline>,
     beat: BeatClips,
-) -> Result<BeatMade, StepError> {
+) -> Result<BeatMedia, StepError> {
     let ctx = &ctx;
     let scratch = pipeline.scratch()?;
     let (speech, look) = match &beat.spec {
@@ -226,7 +246,7 @@ pub(super) async fn render_beat(
             .await?;
         rendered.push(made);
     }
-    Ok(BeatMade {
+    Ok(BeatMedia {
         clips: rendered.into_iter().map(|r| r.clip).collect(),
         speech,
     })
@@ -316,33 +336,47 @@ pub(super) async fn adding_music(
     let spec = &production.spec;
     let (mood, seconds) = (spec.style.mood, spec.duration);
     let scratch = pipeline.scratch()?;
-    let music = &pipeline.providers.music;
-    let track = music.track(ctx, &scratch, mood, seconds).await?;
-    let lines: Vec<mix::Line> = match spec.voiceover {
-        true => spec
-            .beats
-            .iter()
-            .zip(&production.speech)
-            .filter_map(|(beat, speech)| {
-                speech.as_ref().map(|speech| mix::Line {
-                    start: beat.start as f32,
-                    audio: speech.audio.key(),
-                    cues: &speech.cues,
-                })
-            })
-            .collect(),
-        false => Vec::new(),
+    let track = match &production.kept.music {
+        Some(kept) => kept.clone(),
+        None => {
+            let music = &pipeline.providers.music;
+            music.track(ctx, &scratch, mood, seconds).await?
+        }
+    };
+    let soundtrack = match &production.kept.soundtrack {
+        Some(kept) => kept.clone(),
+        None => {
+            let lines: Vec<mix::Line> = match spec.voiceover {
+                true => spec
+                    .beats
+                    .iter()
+                    .zip(&production.speech)
+                    .filter_map(|(beat, speech)| {
+                        speech.as_ref().map(|speech| mix::Line {
+                            start: beat.start as f32,
+                            audio: speech.audio.key(),
+                            cues: &speech.cues,
+                        })
+                    })
+                    .collect(),
+                false => Vec::new(),
+            };
+            let key = ctx.artifact("soundtrack.m4a");
+            mix::soundtrack(&scratch, track.key(), &lines, seconds, key.key()).await?;
+            key
+        }
     };
     let key = ctx.artifact("final.mp4");
-    mix::mix(
+    mix::mux(
         &scratch,
         stitched.key(),
-        track.key(),
-        &lines,
+        soundtrack.key(),
         seconds,
         key.key(),
     )
     .await?;
+    production.music = Some(track);
+    production.soundtrack = Some(soundtrack);
     production.final_video = Some(key);
     Ok(production.paid(ctx, Phase::AddingMusic, cost))
 }

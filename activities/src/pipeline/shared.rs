@@ -1,13 +1,17 @@
 //! What every step of the pipeline shares: the media store and scratch space, the providers, and
 //! the check before a phase spends.
 
-use slate_engine::{StepContext, StepError};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use slate_engine::{StepContext, StepError, Wait};
 use sqlx::PgPool;
 
 use crate::{
     phase::Phase,
     production::{afford, Production},
     providers::Providers,
+    review::{Gate, DEFAULT_REVIEW_TIME, REVIEW_EXPIRED},
     storage::{MediaStore, Scratch, ScratchSpace, StoreError},
     video::video_reserve,
 };
@@ -22,6 +26,8 @@ pub struct Pipeline {
     /// The database whose videos' reservations keep each key under its monthly budget; none for
     /// a pipeline whose videos have no rows (monthly budgets are then not checked).
     pub ledger: Option<PgPool>,
+    /// How long a review gate waits for its approval.
+    pub review_time: Duration,
 }
 
 impl Pipeline {
@@ -32,7 +38,14 @@ impl Pipeline {
             scratch_space,
             providers,
             ledger: None,
+            review_time: DEFAULT_REVIEW_TIME,
         }
+    }
+
+    /// Lets each review gate wait `time` for its approval.
+    pub fn with_review_time(mut self, time: Duration) -> Self {
+        self.review_time = time;
+        self
     }
 
     /// Reserves each phase's spending in `pool`'s videos, under their keys' monthly budgets.
@@ -49,10 +62,23 @@ impl Pipeline {
         production: &Production,
         phase: Phase,
     ) -> Result<f64, StepError> {
-        let cost = self.providers.prices().phase(phase, Some(&production.spec));
+        let cost = self.providers.prices().phase_for(phase, production);
         afford(production.spent(), cost, production.budget_usd, phase)?;
         self.reserve(ctx, phase, cost).await?;
         Ok(cost)
+    }
+
+    /// Ends `phase` at its review gate, when the video asks for one there: the run waits for the
+    /// client's approval, and fails as expired when none comes within the review's time.
+    pub(crate) fn await_review(&self, ctx: &StepContext, production: &Production, phase: Phase) {
+        let Some(gate) = Gate::after(phase).filter(|g| production.review.contains(g)) else {
+            return;
+        };
+        let time = chrono::Duration::from_std(self.review_time).unwrap_or(chrono::Duration::MAX);
+        let deadline = Utc::now()
+            .checked_add_signed(time)
+            .unwrap_or(DateTime::<Utc>::MAX_UTC);
+        ctx.wait_for(Wait::for_signal(gate.signal()).or_fail_at(deadline, REVIEW_EXPIRED));
     }
 
     /// Reserves `cost` for `phase` under the video's key's monthly budget.

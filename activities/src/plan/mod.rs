@@ -17,6 +17,7 @@ use crate::{
     library::archetypes::{self, Archetype},
     library::mood::Mood,
     production::Assets,
+    review::Gate,
     spec::{AspectRatio, Product, Reasoning, Spec, SpecBeat, Style, FPS},
 };
 
@@ -49,6 +50,12 @@ pub struct Request {
     /// The client's images, as keys in the media store.
     #[serde(default)]
     pub assets: Assets,
+    /// The phases after which the video waits for its client's approval.
+    #[serde(default)]
+    pub review: Vec<Gate>,
+    /// The product's name, when the client gives it apart from the prompt.
+    #[serde(default)]
+    pub title: Option<String>,
 }
 
 fn on() -> bool {
@@ -72,6 +79,8 @@ impl Request {
             voiceover: true,
             captions: true,
             assets: Assets::default(),
+            review: Vec::new(),
+            title: None,
         }
     }
 }
@@ -82,7 +91,10 @@ pub const DEFAULT_DURATION: u32 = 30;
 /// The embedded planner: reads the prompt, picks the archetype, fits its template to the length,
 /// dresses the beats in a style and writes the ad's words.
 pub fn embedded(request: &Request) -> Spec {
-    let reading = read(&request.prompt);
+    let mut reading = read(&request.prompt);
+    if let Some(title) = &request.title {
+        reading.named(title);
+    }
     let creativity = request.creativity.clamp(0.0, 1.0);
     let mut rng = Rng::with_seed(seed(request));
     let duration = request
@@ -113,17 +125,10 @@ pub fn embedded(request: &Request) -> Spec {
                 .replace("{style_aesthetic}", &aesthetic)
                 .replace("{setting}", reading.category.setting());
             let spec_beat = SpecBeat {
-                id: beat.id.to_owned(),
-                position: beat.position,
-                shot_type: beat.shot_type,
-                action: beat.action.to_owned(),
-                camera_movement: beat.camera,
-                energy: beat.energy,
-                start,
-                duration: *length,
                 prompt,
                 headline: words.headline,
                 voiceover: words.voiceover,
+                ..SpecBeat::of(beat, start, *length)
             };
             start += length;
             spec_beat

@@ -27,6 +27,18 @@ pub struct Reading {
     pub contact: Option<String>,
 }
 
+impl Reading {
+    /// The product as named `title` by the client: a brand, and what the prompt called the
+    /// product becomes what it is.
+    pub fn named(&mut self, title: &str) {
+        if self.noun.is_empty() && !self.branded {
+            self.noun = self.product.to_lowercase();
+        }
+        self.product = title.trim().to_owned();
+        self.branded = true;
+    }
+}
+
 const FILLER: &[&str] = &[
     "a",
     "an",

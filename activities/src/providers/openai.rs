@@ -218,19 +218,16 @@ fn spec_from(content: &str, request: &Request) -> Result<Spec, String> {
         let library = beats::find(&beat.id)
             .ok_or_else(|| format!("beat {index} is {:?}, which is not in the library", beat.id))?;
         spec_beats.push(SpecBeat {
-            id: library.id.to_owned(),
-            position: library.position,
-            shot_type: library.shot_type,
-            action: library.action.to_owned(),
-            camera_movement: library.camera,
-            energy: library.energy,
-            start,
-            duration: beat.duration,
             prompt: beat.prompt.clone(),
             headline: beat.headline.clone(),
             voiceover: beat.voiceover.clone(),
+            ..SpecBeat::of(library, start, beat.duration)
         });
         start += beat.duration;
+    }
+    let mut product = answer.product;
+    if let Some(title) = &request.title {
+        product.name = title.trim().to_owned();
     }
     let spec = Spec {
         template: answer.template,
@@ -238,7 +235,7 @@ fn spec_from(content: &str, request: &Request) -> Result<Spec, String> {
         fps: FPS,
         aspect_ratio,
         resolution: aspect_ratio.resolution(),
-        product: answer.product,
+        product,
         style: answer.style,
         beats: spec_beats,
         copy: answer.copy,
@@ -312,8 +309,13 @@ fn ask(request: &Request) -> String {
         .archetype
         .as_deref()
         .map_or(String::from("the one that suits the prompt"), str::to_owned);
+    let title = request
+        .title
+        .as_deref()
+        .map_or(String::new(), |t| format!("Product name: {t}\n"));
     format!(
-        "Prompt: {}\nDuration in seconds: {duration}\nArchetype: {archetype}\nAspect ratio: {}\n\
+        "Prompt: {}\n{title}Duration in seconds: {duration}\nArchetype: {archetype}\n\
+         Aspect ratio: {}\n\
          Creativity (0 follows the archetype's template, 1 reinterprets it freely): {}",
         request.prompt,
         request.aspect_ratio.name(),

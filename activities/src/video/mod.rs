@@ -19,7 +19,10 @@ pub use spending::{
     video_admit, video_month_usage, video_reserve, Admission, MonthUsage, OverBudget, Refusal,
 };
 pub use status::{UnknownStatus, VideoStatus};
-pub use table::{video_count_by_status, video_find, video_insert, video_list, VIDEOS_CHANNEL};
+pub use table::{
+    video_approve, video_count_by_status, video_delete, video_edit_waiting_plan, video_find,
+    video_insert, video_list, video_versions, video_versions_locked, VersionOf, VIDEOS_CHANNEL,
+};
 
 /// Applies the video's migrations that the database has not seen yet; the engine's schema must
 /// be there first ([`slate_engine::migrate`]).

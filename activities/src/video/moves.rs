@@ -5,7 +5,11 @@
 use slate_engine::{Event, EventKind, TransitionKind};
 
 use super::status::VideoStatus;
-use crate::{failure::public_error, phase::Phase};
+use crate::{
+    failure::public_error,
+    phase::Phase,
+    review::{Gate, REVIEW_EXPIRED},
+};
 
 /// What a video shows of where it stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,6 +30,8 @@ pub enum RunChange<'a> {
     /// An operator replayed the run from this phase.
     Replayed(Phase),
     Checkpointed(Phase),
+    /// The run waits at a review gate for its client's approval.
+    AwaitingReview,
     Completed,
     Failed {
         step: &'a str,
@@ -48,9 +54,11 @@ impl<'a> RunChange<'a> {
                 code: &error.code,
             },
             TransitionKind::Cancelled => RunChange::Cancelled,
-            TransitionKind::RetryScheduled { .. }
-            | TransitionKind::Sleeping { .. }
-            | TransitionKind::Waiting { .. } => return None,
+            TransitionKind::Waiting { signal, .. } => {
+                Gate::of_signal(signal)?;
+                RunChange::AwaitingReview
+            }
+            TransitionKind::RetryScheduled { .. } | TransitionKind::Sleeping { .. } => return None,
         })
     }
 
@@ -71,13 +79,17 @@ impl<'a> RunChange<'a> {
                 }
             }
             EventKind::Cancelled => RunChange::Cancelled,
+            EventKind::Waiting => {
+                let signal = event.detail.as_ref()?.get("signal")?.as_str()?;
+                Gate::of_signal(signal)?;
+                RunChange::AwaitingReview
+            }
             EventKind::StepFailed
             | EventKind::RetryScheduled
             | EventKind::ResultDropped
             | EventKind::LeaseExpired
             | EventKind::LeaseReleased
             | EventKind::Sleeping
-            | EventKind::Waiting
             | EventKind::SignalReceived
             | EventKind::Resumed
             | EventKind::Forked
@@ -139,6 +151,12 @@ impl StatusMove {
             },
             RunChange::StepStarted(phase) | RunChange::Replayed(phase) => at_phase(phase),
             RunChange::Checkpointed(phase) => at_phase(phase.next()?),
+            RunChange::AwaitingReview => StatusMove {
+                status: VideoStatus::AwaitingReview,
+                progress: Field::Kept,
+                current_phase: Field::Kept,
+                error: Field::Set(None),
+            },
             RunChange::Completed => StatusMove {
                 status: VideoStatus::Complete,
                 progress: Field::Set(Some(100)),
@@ -146,7 +164,10 @@ impl StatusMove {
                 error: Field::Set(None),
             },
             RunChange::Failed { step, code } => StatusMove {
-                status: VideoStatus::Failed,
+                status: match code {
+                    REVIEW_EXPIRED => VideoStatus::Expired,
+                    _ => VideoStatus::Failed,
+                },
                 progress: Field::Set(None),
                 current_phase: Field::Kept,
                 error: Field::Set(Some(public_error(step, code))),
@@ -311,6 +332,39 @@ mod tests {
             StatusMove::after(RunChange::Checkpointed(Phase::AddingMusic)),
             None,
             "the last checkpoint leaves the status to the run's completion"
+        );
+    }
+
+    #[test]
+    fn a_review_gate_shows_the_phase_to_come_and_its_deadline_passing_shows_expired() {
+        use EventKind::*;
+        let mut waiting = event(4, Waiting, Some("storyboarding"));
+        waiting.detail = Some(json!({"signal": "approve_planning", "deadline": null}));
+        let mut expired = event(5, RunFailed, Some("storyboarding"));
+        expired.detail = Some(json!({"step": "storyboarding", "code": "review_expired"}));
+        let events = [
+            event(1, RunStarted, None),
+            event(2, StepStarted, Some("planning")),
+            event(3, StepCompleted, Some("planning")),
+            waiting,
+            expired,
+        ];
+        let mut tracker = Tracker::default();
+        let seen: Vec<Snapshot> = events.iter().filter_map(|e| tracker.apply(e)).collect();
+        let at_gate = &seen[3];
+        assert_eq!(at_gate.status, VideoStatus::AwaitingReview);
+        assert_eq!(at_gate.current_phase, Some(Phase::Storyboarding));
+        assert_eq!(at_gate.progress, Some(25), "as at the end of planning");
+        let last = tracker.current().unwrap();
+        assert_eq!(last.status, VideoStatus::Expired);
+        assert!(last.error.as_deref().unwrap().contains("review_expired"));
+
+        let mut other = event(6, Waiting, Some("stitching"));
+        other.detail = Some(json!({"signal": "something_else"}));
+        assert_eq!(
+            RunChange::of_event(&other),
+            None,
+            "only a review gate's wait shows"
         );
     }
 }

@@ -10,7 +10,18 @@ use crate::{phase::Phase, spec::Spec};
 /// A video's row.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Video {
+    /// The id of this version's run.
     pub id: Uuid,
+    /// The video it is a version of: its first version's id.
+    pub video_id: Uuid,
+    /// 1 for the first version.
+    pub version: i32,
+    /// The version it was made from.
+    pub parent_version: Option<i32>,
+    /// What it changed.
+    pub change: Option<Value>,
+    /// The review gates its client approved.
+    pub approved: Vec<String>,
     /// The key that made it.
     pub owner: Uuid,
     pub status: VideoStatus,

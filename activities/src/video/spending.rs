@@ -7,7 +7,10 @@ use slate_engine::RunId;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-use super::table::{video_insert, video_queue_is_full};
+use super::{
+    status::VideoStatus,
+    table::{video_insert, video_queue_is_full, VersionOf},
+};
 
 /// Every admission holds this advisory lock while it counts the queue and writes its video, so
 /// that concurrent admissions never overshoot the queue's limit.
@@ -19,14 +22,19 @@ const CENT_FRACTION: f64 = 1e-9;
 /// What a key has committed in a month: what finished videos spent, and for the others the more
 /// of what they spent and what they reserve. $1 is the key, $2 an instant of the month (NULL:
 /// the database's now), $3 a video left out (or NULL).
-const COMMITTED: &str =
-    "SELECT coalesce(sum(CASE WHEN status IN ('complete', 'failed', 'cancelled')
+fn committed_sql() -> String {
+    format!(
+        "SELECT coalesce(sum(CASE WHEN status IN {FINISHED}
                                    THEN spent_usd ELSE greatest(spent_usd, reserved_usd) END), 0)
     FROM videos
     WHERE owner = $1 AND id IS DISTINCT FROM $3
       AND created_at >= date_trunc('month', coalesce($2::timestamptz, now()), 'UTC')
       AND created_at < date_trunc('month', coalesce($2::timestamptz, now()), 'UTC')
-                       + interval '1 month'";
+                       + interval '1 month'"
+    )
+}
+
+const FINISHED: &str = VideoStatus::FINISHED_SQL;
 
 /// Why an admission is refused.
 #[derive(Debug, Clone, PartialEq)]
@@ -52,6 +60,8 @@ pub struct Admission<'a> {
     /// How many of a key's videos may be in the making at once, unless the key says otherwise;
     /// no limit when none.
     pub max_active: Option<i64>,
+    /// The video it is a later version of, if it is one.
+    pub version: Option<VersionOf>,
 }
 
 /// Checks the queue and the key's limits, and writes the video's row, in the admitting
@@ -93,6 +103,7 @@ pub async fn video_admit(
         admission.request,
         owner,
         admission.reserve_usd,
+        admission.version.as_ref(),
     )
     .await?;
     Ok(Ok(()))
@@ -100,10 +111,10 @@ pub async fn video_admit(
 
 /// How many of `owner`'s videos are in the making, counting no further than `limit`.
 async fn video_active_count(conn: &mut PgConnection, owner: Uuid, limit: i64) -> sqlx::Result<i64> {
-    sqlx::query_scalar(
+    sqlx::query_scalar(&format!(
         "SELECT count(*) FROM (SELECT 1 FROM videos
-             WHERE owner = $1 AND status NOT IN ('complete', 'failed', 'cancelled') LIMIT $2) AS a",
-    )
+             WHERE owner = $1 AND status NOT IN {FINISHED} LIMIT $2) AS a"
+    ))
     .bind(owner)
     .bind(limit)
     .fetch_one(conn)
@@ -112,7 +123,7 @@ async fn video_active_count(conn: &mut PgConnection, owner: Uuid, limit: i64) ->
 
 /// What `owner` has committed this month.
 async fn committed(conn: &mut PgConnection, owner: Uuid) -> sqlx::Result<f64> {
-    sqlx::query_scalar(COMMITTED)
+    sqlx::query_scalar(&committed_sql())
         .bind(owner)
         .bind(None::<chrono::DateTime<chrono::Utc>>)
         .bind(None::<Uuid>)
@@ -158,7 +169,7 @@ pub async fn video_reserve(
             .fetch_one(&mut *tx)
             .await?;
     if let Some(budget) = budget {
-        let others: f64 = sqlx::query_scalar(COMMITTED)
+        let others: f64 = sqlx::query_scalar(&committed_sql())
             .bind(owner)
             .bind(created_at)
             .bind(id.0)
@@ -193,16 +204,16 @@ pub struct MonthUsage {
 }
 
 pub async fn video_month_usage(pool: &PgPool, owner: Uuid) -> sqlx::Result<MonthUsage> {
-    sqlx::query_as(
+    sqlx::query_as(&format!(
         "SELECT coalesce(sum(spent_usd) FILTER (WHERE month), 0) AS spent_usd,
                 coalesce(sum(greatest(reserved_usd - spent_usd, 0))
                          FILTER (WHERE month AND active), 0) AS reserved_usd,
                 count(*) FILTER (WHERE active) AS active_videos
          FROM (SELECT spent_usd, reserved_usd,
-                      status NOT IN ('complete', 'failed', 'cancelled') AS active,
+                      status NOT IN {FINISHED} AS active,
                       created_at >= date_trunc('month', now(), 'UTC') AS month
-               FROM videos WHERE owner = $1) AS v",
-    )
+               FROM videos WHERE owner = $1) AS v"
+    ))
     .bind(owner)
     .fetch_one(pool)
     .await

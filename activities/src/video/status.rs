@@ -1,5 +1,5 @@
-//! A video's status: queued, one of the pipeline's phases, or finished (complete, failed or
-//! cancelled). Its names are the phases' step names and the values of the `video_status` type in
+//! A video's status: queued, one of the pipeline's phases, awaiting its client's review, or
+//! finished (complete, failed, cancelled or expired). Its names are the phases' step names and the values of the `video_status` type in
 //! PostgreSQL.
 
 use std::{fmt, str::FromStr};
@@ -21,9 +21,13 @@ pub enum VideoStatus {
     Queued,
     /// This phase is being made.
     Making(Phase),
+    /// Paused at a review gate until the client approves what was made (or the review expires).
+    AwaitingReview,
     Complete,
     Failed,
     Cancelled,
+    /// Left unapproved at a review gate past the review's time.
+    Expired,
 }
 
 impl VideoStatus {
@@ -32,9 +36,11 @@ impl VideoStatus {
         std::iter::once(VideoStatus::Queued)
             .chain(Phase::ALL.into_iter().map(VideoStatus::Making))
             .chain([
+                VideoStatus::AwaitingReview,
                 VideoStatus::Complete,
                 VideoStatus::Failed,
                 VideoStatus::Cancelled,
+                VideoStatus::Expired,
             ])
     }
 
@@ -42,9 +48,11 @@ impl VideoStatus {
         match self {
             VideoStatus::Queued => "queued",
             VideoStatus::Making(phase) => phase.name(),
+            VideoStatus::AwaitingReview => "awaiting_review",
             VideoStatus::Complete => "complete",
             VideoStatus::Failed => "failed",
             VideoStatus::Cancelled => "cancelled",
+            VideoStatus::Expired => "expired",
         }
     }
 
@@ -52,9 +60,15 @@ impl VideoStatus {
     pub fn is_finished(self) -> bool {
         matches!(
             self,
-            VideoStatus::Complete | VideoStatus::Failed | VideoStatus::Cancelled
+            VideoStatus::Complete
+                | VideoStatus::Failed
+                | VideoStatus::Cancelled
+                | VideoStatus::Expired
         )
     }
+
+    /// The statuses in which nothing more will happen, as SQL's list of `video_status` values.
+    pub const FINISHED_SQL: &'static str = "('complete', 'failed', 'cancelled', 'expired')";
 
     /// The phase being made, if any.
     pub fn phase(self) -> Option<Phase> {
@@ -140,9 +154,11 @@ mod tests {
                 "generating_chunks",
                 "stitching",
                 "adding_music",
+                "awaiting_review",
                 "complete",
                 "failed",
-                "cancelled"
+                "cancelled",
+                "expired"
             ]
         );
         for status in VideoStatus::all() {
@@ -152,7 +168,11 @@ mod tests {
             .filter(|s| s.is_finished())
             .map(VideoStatus::as_str)
             .collect();
-        assert_eq!(finished, ["complete", "failed", "cancelled"]);
+        assert_eq!(finished, ["complete", "failed", "cancelled", "expired"]);
+        assert_eq!(
+            VideoStatus::FINISHED_SQL,
+            format!("('{}')", finished.join("', '"))
+        );
         assert!("done".parse::<VideoStatus>().is_err());
     }
 }

@@ -7,36 +7,66 @@ use sqlx::{postgres::PgArguments, query::Query, types::Json, PgConnection, PgPoo
 use uuid::Uuid;
 
 use super::{moves::StatusMove, row::Video, status::VideoStatus};
-use crate::{phase::Phase, plan::Request, production::Production};
+use crate::{phase::Phase, plan::Request, production::Production, review::Gate, spec::Spec};
 
 /// The channel on which a video's id is announced, at commit, whenever its status moves.
 pub const VIDEOS_CHANNEL: &str = "slate_videos";
 
-const COLUMNS: &str = "id, owner, status, progress, current_phase, request, spec, cost_breakdown,
-    storyboard_keys, chunk_keys, stitched_key, final_key, error, created_at, completed_at";
+const COLUMNS: &str = "id, video_id, version, parent_version, change, approved, owner, status,
+    progress, current_phase, request, spec, cost_breakdown, storyboard_keys, chunk_keys,
+    stitched_key, final_key, error, created_at, completed_at";
 
-/// Writes a new video's row for `owner`, reserving `reserve_usd` of its monthly budget, in the
-/// transaction that admits its run (`video_admit` checks the limits first).
+/// Writes a new video's row for `owner` (or a new version's, of the video `version` names),
+/// reserving `reserve_usd` of its monthly budget, in the transaction that admits its run
+/// (`video_admit` checks the limits first). A new version becomes its video's newest.
 pub async fn video_insert(
     conn: &mut PgConnection,
     run_id: RunId,
     request: &Request,
     owner: Uuid,
     reserve_usd: f64,
+    version: Option<&VersionOf>,
 ) -> sqlx::Result<()> {
     sqlx::query(
-        "INSERT INTO videos (id, prompt, request, owner, reserved_usd) VALUES ($1, $2, $3, $4, $5)",
+        "INSERT INTO videos (id, prompt, request, owner, reserved_usd, video_id, version,
+                             parent_version, change, spec)
+         SELECT $1, $2, $3, $4, $5, $6,
+                coalesce((SELECT max(version) + 1 FROM videos WHERE video_id = $6), 1), $7, $8, $9",
     )
     .bind(run_id)
     .bind(&request.prompt)
     .bind(Json(request))
     .bind(owner)
     .bind(reserve_usd)
-    .execute(conn)
+    .bind(version.map(|v| v.video_id))
+    .bind(version.map(|v| v.parent_version))
+    .bind(version.map(|v| &v.change))
+    .bind(version.map(|v| Json(&v.spec)))
+    .execute(&mut *conn)
     .await?;
+    if let Some(version) = version {
+        sqlx::query("UPDATE videos SET newest = false WHERE video_id = $1 AND id <> $2 AND newest")
+            .bind(version.video_id)
+            .bind(run_id)
+            .execute(conn)
+            .await?;
+    }
     Ok(())
 }
 
+/// What makes a row a later version of a video.
+#[derive(Debug, Clone)]
+pub struct VersionOf {
+    pub video_id: Uuid,
+    /// The version it is made from.
+    pub parent_version: i32,
+    /// What it changes, as clients read it.
+    pub change: serde_json::Value,
+    /// Its plan.
+    pub spec: Spec,
+}
+
+/// The row of one run: a video's first version, or a later one.
 pub async fn video_find(pool: &PgPool, id: Uuid) -> sqlx::Result<Option<Video>> {
     sqlx::query_as(&format!("SELECT {COLUMNS} FROM videos WHERE id = $1"))
         .bind(id)
@@ -44,8 +74,53 @@ pub async fn video_find(pool: &PgPool, id: Uuid) -> sqlx::Result<Option<Video>> 
         .await
 }
 
+/// Every version of the video `video_id`, the first first; none once the video is deleted.
+pub async fn video_versions(pool: &PgPool, video_id: Uuid) -> sqlx::Result<Vec<Video>> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM videos
+         WHERE video_id = $1 AND deleted_at IS NULL ORDER BY version"
+    ))
+    .bind(video_id)
+    .fetch_all(pool)
+    .await
+}
+
+/// [`video_versions`] of `owner`'s video (none for another key's), read under locks held until
+/// the transaction ends, so that versions are made (and the video deleted) one at a time: the
+/// key's row first (every admission and reservation takes it before a video's), then an
+/// advisory lock on the video. No video row is locked: the engine's transactions lock a run's
+/// task and run before its video's row, and a new version locks its parent's run.
+pub async fn video_versions_locked(
+    conn: &mut PgConnection,
+    video_id: Uuid,
+    owner: Uuid,
+) -> sqlx::Result<Vec<Video>> {
+    sqlx::query("SELECT 1 FROM api_keys WHERE id = $1 FOR UPDATE")
+        .bind(owner)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1::text, $2))")
+        .bind(video_id)
+        .bind(VERSIONS_LOCK)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM videos
+         WHERE video_id = $1 AND deleted_at IS NULL
+           AND EXISTS (SELECT 1 FROM videos WHERE id = $1 AND owner = $2)
+         ORDER BY version"
+    ))
+    .bind(video_id)
+    .bind(owner)
+    .fetch_all(conn)
+    .await
+}
+
+/// The seed of the advisory locks that make one video's versions one at a time.
+const VERSIONS_LOCK: i64 = 0x5_1a7e_7e25;
+
 /// Up to `limit` videos (of `owner` and in `status` when given) older than `before`, newest
-/// first.
+/// first, each as its newest version.
 pub async fn video_list(
     pool: &PgPool,
     owner: Option<Uuid>,
@@ -56,7 +131,8 @@ pub async fn video_list(
     let (at, id) = before.unzip();
     sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM videos
-         WHERE ($1::video_status IS NULL OR status = $1)
+         WHERE newest AND deleted_at IS NULL
+           AND ($1::video_status IS NULL OR status = $1)
            AND ($2::timestamptz IS NULL OR (created_at, id) < ($2, $3))
            AND ($5::uuid IS NULL OR owner = $5)
          ORDER BY created_at DESC, id DESC LIMIT $4"
@@ -68,6 +144,56 @@ pub async fn video_list(
     .bind(owner)
     .fetch_all(pool)
     .await
+}
+
+/// Removes the video `video_id` and all its versions from every listing and read, at once.
+pub async fn video_delete(conn: &mut PgConnection, video_id: Uuid) -> sqlx::Result<()> {
+    sqlx::query("UPDATE videos SET deleted_at = now() WHERE video_id = $1 AND deleted_at IS NULL")
+        .bind(video_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Records the approval of `gate` by the version `id`, if it waits there unapproved with the
+/// plan `spec` (as read before: an edit since would be lost); whether it did. Called after the
+/// approval's signal, which locked the run's task: the task's row comes before the video's.
+pub async fn video_approve(
+    conn: &mut PgConnection,
+    id: Uuid,
+    gate: Gate,
+    spec: Option<&serde_json::Value>,
+) -> sqlx::Result<bool> {
+    let next = gate.phase().next().map(Phase::name);
+    let approved = sqlx::query(
+        "UPDATE videos SET approved = array_append(approved, $2), updated_at = now()
+         WHERE id = $1 AND status = 'awaiting_review' AND current_phase = $3
+           AND NOT $2 = ANY (approved) AND spec IS NOT DISTINCT FROM $4",
+    )
+    .bind(id)
+    .bind(gate.name())
+    .bind(next)
+    .bind(spec)
+    .execute(conn)
+    .await?;
+    Ok(approved.rows_affected() == 1)
+}
+
+/// Replaces the plan of the version `id` while it waits, unapproved, at the planning gate;
+/// whether it did.
+pub async fn video_edit_waiting_plan(pool: &PgPool, id: Uuid, spec: &Spec) -> sqlx::Result<bool> {
+    let edited = sqlx::query(
+        "UPDATE videos SET spec = $2, updated_at = now()
+         WHERE id = $1 AND status = 'awaiting_review' AND current_phase = $3
+           AND NOT $4 = ANY (approved)",
+    )
+    .bind(id)
+    .bind(Json(spec))
+    .bind(Phase::Storyboarding.name())
+    .bind(Gate::Planning.name())
+    .execute(pool)
+    .await?;
+    Ok(edited.rows_affected() == 1)
 }
 
 /// Whether at least `limit` videos wait for their first phase (counting no further than that), read

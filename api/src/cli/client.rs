@@ -20,6 +20,10 @@ pub struct ServerArgs {
 }
 
 impl ServerArgs {
+    pub(super) fn url(&self) -> &str {
+        &self.url
+    }
+
     /// An HTTP client that sends the API key, if there is one, with every request.
     pub(super) fn http(&self) -> anyhow::Result<reqwest::Client> {
         let mut headers = reqwest::header::HeaderMap::new();
@@ -62,6 +66,9 @@ pub struct GenerateArgs {
     /// No captions are burned in.
     #[arg(long)]
     no_captions: bool,
+    /// Pause for your approval after these phases (`slate approve`): planning, storyboarding.
+    #[arg(long, value_delimiter = ',', num_args = 0.., default_missing_values = ["planning", "storyboarding"])]
+    review: Option<Vec<String>>,
     /// Follow the video to the end with a progress bar, then download it.
     #[arg(long)]
     wait: bool,
@@ -161,6 +168,9 @@ pub async fn generate(args: GenerateArgs) -> anyhow::Result<()> {
     if args.no_captions {
         body["captions"] = json!(false);
     }
+    if let Some(gates) = &args.review {
+        body["review"] = json!(gates);
+    }
     let began = Instant::now();
     let response = http
         .post(endpoint(&args.server, "/api/generate"))
@@ -178,6 +188,11 @@ pub async fn generate(args: GenerateArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     let last = follow(&http, &args.server, &id).await?;
+    if last["status"] == "awaiting_review" {
+        let gate = awaiting_gate(&last);
+        println!("{id} waits for your review of {gate}: slate approve {id} --gate {gate}");
+        return Ok(());
+    }
     if last["status"] != "complete" {
         let error = last["error"].as_str().unwrap_or("no details");
         bail!(
@@ -206,7 +221,16 @@ pub async fn generate(args: GenerateArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Shows the video's progress until it is finished; returns its last status. A dropped stream
+/// The gate a status at a review gate waits at: the phase before the one to come.
+pub(super) fn awaiting_gate(status: &Value) -> &'static str {
+    match status["current_phase"].as_str() {
+        Some("storyboarding") => "planning",
+        _ => "storyboarding",
+    }
+}
+
+/// Shows the video's progress until it is finished or waits for a review; returns its last
+/// status. A dropped stream
 /// is resumed from the last event seen.
 async fn follow(http: &reqwest::Client, server: &ServerArgs, id: &str) -> anyhow::Result<Value> {
     let bar = ProgressBar::new(100).with_style(
@@ -236,6 +260,10 @@ async fn follow(http: &reqwest::Client, server: &ServerArgs, id: &str) -> anyhow
                         last = status;
                     }
                 }
+                // A review holds the stream open until the client acts: stop there.
+                if last["status"] == "awaiting_review" {
+                    break;
+                }
             }
             anyhow::Ok(())
         };
@@ -248,7 +276,7 @@ async fn follow(http: &reqwest::Client, server: &ServerArgs, id: &str) -> anyhow
             }
             Err(error) => return Err(error.context("lost the events stream")),
         }
-        if is_finished(&last) {
+        if is_finished(&last) || last["status"] == "awaiting_review" {
             bar.finish_and_clear();
             return Ok(last);
         }

@@ -11,6 +11,7 @@ mod providers;
 mod server;
 mod sheet;
 mod smoke;
+mod steer;
 mod store;
 
 use client::{GenerateArgs, ReplayArgs, StatusArgs};
@@ -18,6 +19,7 @@ use keys::KeysArgs;
 use server::{DatabaseArgs, ServeArgs, WorkerCommandArgs};
 use sheet::SheetArgs;
 use smoke::SmokeArgs;
+use steer::{ApproveArgs, RegenerateArgs, VersionsArgs};
 
 #[derive(Parser)]
 #[command(
@@ -53,6 +55,12 @@ enum Command {
     Generate(GenerateArgs),
     /// Print where a video stands.
     Status(StatusArgs),
+    /// Approve the review gate a video waits at, so that it goes on.
+    Approve(ApproveArgs),
+    /// Make one beat of a finished video again, as its next version.
+    Regenerate(RegenerateArgs),
+    /// List a video's versions.
+    Versions(VersionsArgs),
     /// Replay a run from a phase (operators; needs SLATE_ADMIN_TOKEN).
     Replay(ReplayArgs),
     /// Write a contact sheet of a finished video: frames sampled from each beat, a row each.
@@ -70,6 +78,9 @@ impl Cli {
             Command::Generate(args) => client::generate(args).await,
             Command::Status(args) => client::status(args).await,
             Command::Replay(args) => client::replay(args).await,
+            Command::Approve(args) => steer::approve(args).await,
+            Command::Regenerate(args) => steer::regenerate(args).await,
+            Command::Versions(args) => steer::versions(args).await,
             Command::ContactSheet(args) => sheet::sheet(args).await,
             Command::Smoke(args) => smoke::smoke(args).await,
             Command::Keys(args) => keys::keys(args).await,

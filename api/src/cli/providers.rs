@@ -76,6 +76,22 @@ pub struct CloudArgs {
 }
 
 impl CloudArgs {
+    /// The models a generate may name: those configured, and `embedded` while a phase is made
+    /// by an embedded provider.
+    pub fn models(&self) -> Vec<String> {
+        let configured = [
+            &self.planner_model,
+            &self.image_model,
+            &self.video_model,
+            &self.music_model,
+        ];
+        let mut models: Vec<String> = configured.iter().filter_map(|m| (*m).clone()).collect();
+        if models.len() < configured.len() {
+            models.push("embedded".into());
+        }
+        models
+    }
+
     /// The embedded providers, each replaced by the cloud one configured for its kind.
     pub fn providers(&self) -> anyhow::Result<Providers> {
         let mut providers = Providers::embedded()

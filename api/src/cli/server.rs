@@ -62,6 +62,9 @@ pub struct ServeArgs {
     #[arg(long, env = "SLATE_MAX_COST_PER_VIDEO_USD", default_value_t = 10.0)]
     max_cost_per_video_usd: f64,
     /// The bearer token of the operators' API; without it that API is off.
+    /// How many versions a video may have (its first included).
+    #[arg(long, env = "SLATE_MAX_VERSIONS", default_value_t = 20)]
+    max_versions: i64,
     #[arg(long, env = "SLATE_ADMIN_TOKEN", hide_env_values = true)]
     admin_token: Option<String>,
     /// The origins whose web pages may call the API (CORS), comma-separated, or `*` for any.
@@ -123,6 +126,9 @@ pub struct WorkerCommandArgs {
 
 #[derive(Args)]
 struct PipelineArgs {
+    /// How long a video waits at a review gate for its client's approval before it expires.
+    #[arg(long, env = "SLATE_REVIEW_SECS", default_value_t = 3 * 24 * 3600)]
+    review_secs: u64,
     #[command(flatten)]
     store: StoreArgs,
     #[command(flatten)]
@@ -140,7 +146,9 @@ impl PipelineArgs {
     ) -> anyhow::Result<(Workflow<Request>, Prices)> {
         let providers = self.cloud.providers()?;
         let prices = providers.prices();
-        let pipeline = Pipeline::new(store, scratch, providers).with_ledger(pool.clone());
+        let pipeline = Pipeline::new(store, scratch, providers)
+            .with_ledger(pool.clone())
+            .with_review_time(Duration::from_secs(self.review_secs));
         Ok((pipeline::workflow(Arc::new(pipeline)), prices))
     }
 }
@@ -189,6 +197,8 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         max_event_streams: args.max_event_streams,
         max_event_streams_per_key: args.max_event_streams_per_key,
         max_cost_per_video: args.max_cost_per_video_usd,
+        max_versions: args.max_versions.max(1),
+        models: args.worker.pipeline.cloud.models(),
         admin_token: args.admin_token,
         cors_origins: args.cors_origins,
     };

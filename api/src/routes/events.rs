@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use actix_web::{http::header, web, web::Bytes, HttpRequest, HttpResponse};
-use slate_activities::video::{video_find, Tracker};
+use slate_activities::video::{video_find, Tracker, Video};
 use slate_engine::RunId;
 use tokio::sync::{broadcast::error::RecvError, mpsc};
 use uuid::Uuid;
@@ -51,15 +51,18 @@ pub async fn events(
     request: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let after = last_event_id(&request)?;
-    let video = find_video(&state.pool, caller, &path).await?;
+    let video = find_video(&state.pool, caller, &path)
+        .await?
+        .newest()
+        .clone();
     let permit = state
         .streams
         .take(caller.key_id)
         .map_err(|_| ApiError::TooManyStreams)?;
     let (frames, body) = mpsc::channel::<Bytes>(16);
     actix_web::rt::spawn(async move {
-        if let Err(error) = follow(&state, video.id, after, &frames).await {
-            tracing::warn!(%error, video_id = %video.id, "an events stream ended early");
+        if let Err(error) = follow(&state, &video, after, &frames).await {
+            tracing::warn!(%error, video_id = %video.video_id, "an events stream ended early");
         }
         drop(permit);
     });
@@ -93,13 +96,15 @@ fn last_event_id(request: &HttpRequest) -> Result<i64, ApiError> {
         })
 }
 
-/// Sends the video's status changes after `after` until it is finished or the client has gone.
+/// Sends the status changes of `video` (a version) after `after` until it is finished or the
+/// client has gone.
 async fn follow(
     state: &AppState,
-    video_id: Uuid,
+    video: &Video,
     after: i64,
     frames: &mpsc::Sender<Bytes>,
 ) -> Result<(), ApiError> {
+    let run_id = video.id;
     let mut news = state.feed.subscribe();
     let mut tracker = Tracker::default();
     let mut read = None;
@@ -111,7 +116,7 @@ async fn follow(
         return Ok(());
     }
     loop {
-        let events = state.engine.events(RunId(video_id), read).await?;
+        let events = state.engine.events(RunId(run_id), read).await?;
         let mut lengths = None;
         for event in &events {
             read = Some(event.id);
@@ -126,7 +131,7 @@ async fn follow(
                 None => lengths.insert(state.phase_lengths.get(&state.engine).await?),
             };
             let remaining = lengths.remaining(snapshot.status, 0.0);
-            let status = StatusView::new(video_id, snapshot, remaining);
+            let status = StatusView::new(video, snapshot, remaining);
             if frames.send(frame(event.id, &status)).await.is_err() {
                 return Ok(());
             }
@@ -139,14 +144,14 @@ async fn follow(
         }
         if tracker.current().is_none() {
             // No history (trimmed by the retention): the projection still says where it stands.
-            let video = video_find(&state.pool, video_id).await?;
-            if let Some(video) = video.filter(|v| v.status.is_finished()) {
-                let status = StatusView::new(video_id, video.snapshot(), None);
+            let now = video_find(&state.pool, run_id).await?;
+            if let Some(now) = now.filter(|v| v.status.is_finished()) {
+                let status = StatusView::new(video, now.snapshot(), None);
                 let _ = frames.send(frame(0, &status)).await;
                 return Ok(());
             }
         }
-        if !wait_for_news(&mut news, video_id).await
+        if !wait_for_news(&mut news, run_id).await
             && frames
                 .send(Bytes::from_static(b": keep-alive\n\n"))
                 .await

@@ -6,9 +6,11 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{Map, Value};
 use slate_activities::{
+    assets::asset_find,
     library::archetypes,
     plan::Request,
     production::Assets,
+    review::Gate,
     spec::{valid_duration, AspectRatio},
     video::{video_admit, video_find, Admission, Refusal},
 };
@@ -59,6 +61,25 @@ pub struct GenerateRequest {
     voiceover: Option<bool>,
     /// Whether the lines are burned in as captions; true when unset.
     captions: Option<bool>,
+    /// The phases after which the video waits for the client's approval (POST
+    /// /api/video/{video_id}/approve): `planning` (review the plan), `storyboarding` (review the
+    /// stills). None when unset.
+    #[schema(value_type = Option<Vec<String>>)]
+    review: Option<Vec<String>>,
+    /// The `asset_id` of one of your assets (POST /api/assets): the product photo, shown in the
+    /// stills' product slot.
+    product_image: Option<Uuid>,
+    /// The `asset_id` of one of your assets: the logo, shown on the end card.
+    logo: Option<Uuid>,
+    /// The product's name (at most 100 characters), when it is given apart from the prompt.
+    title: Option<String>,
+    /// More about the ad (at most 2000 characters), read after the prompt.
+    description: Option<String>,
+    /// Asset ids of your assets; the first is the product photo unless `product_image` is set.
+    reference_assets: Option<Vec<Uuid>>,
+    /// One of this server's models (refused with 422 otherwise); the configured providers make
+    /// the video.
+    model: Option<String>,
 }
 
 /// The answer to an admission.
@@ -90,7 +111,8 @@ pub async fn generate(
     http: HttpRequest,
     body: web::Json<Value>,
 ) -> Result<HttpResponse, ApiError> {
-    let request = parse(&body, state.max_cost_per_video)?;
+    let mut request = parse(&body, &state)?;
+    request.assets = assets_of(&state, caller, &body).await?;
     let key = idempotency_key(&http)?;
     let mut tx = state.pool.begin().await?;
     let options = StartOptions {
@@ -116,20 +138,11 @@ pub async fn generate(
             reserve_usd,
             max_queued: state.max_queued,
             max_active: state.max_active_videos,
+            version: None,
         };
         if let Err(refusal) = video_admit(&mut tx, &admission).await? {
             tx.rollback().await?;
-            return Err(match refusal {
-                Refusal::QueueFull => ApiError::Busy {
-                    retry_after_secs: 10,
-                },
-                Refusal::TooManyActive { limit } => ApiError::TooManyActive { limit },
-                Refusal::MonthlyBudget { budget, committed } => ApiError::MonthlyBudget {
-                    reserve_usd,
-                    committed_usd: committed,
-                    budget_usd: budget,
-                },
-            });
+            return Err(refused(refusal, reserve_usd));
         }
         tx.commit().await?;
     }
@@ -140,9 +153,74 @@ pub async fn generate(
     }))
 }
 
+/// The client's images the body names by asset id: `product_image`, shown in the stills'
+/// product slot, and `logo`, shown on the end card; each must be one of the caller's assets.
+async fn assets_of(state: &AppState, caller: Caller, body: &Value) -> Result<Assets, ApiError> {
+    let mut assets = Assets::default();
+    for (field, slot) in [
+        ("product_image", &mut assets.product_image),
+        ("logo", &mut assets.logo),
+    ] {
+        let unknown = || {
+            ApiError::invalid(
+                field,
+                format!("{field} must be the asset_id of one of your assets (POST /api/assets)"),
+            )
+        };
+        let id = match body.get(field) {
+            None | Some(Value::Null) => continue,
+            Some(Value::String(id)) => Uuid::parse_str(id).map_err(|_| unknown())?,
+            Some(_) => return Err(unknown()),
+        };
+        let asset = asset_find(&state.pool, id, caller.key_id).await?;
+        *slot = Some(asset.ok_or_else(unknown)?.media_key);
+    }
+    // The Python pipeline's clients send their product image as the first reference asset.
+    if let Some(listed) = body.get("reference_assets").filter(|v| !v.is_null()) {
+        let refused = || {
+            ApiError::invalid(
+                "reference_assets",
+                "reference_assets must list asset_ids of your assets (POST /api/assets)",
+            )
+        };
+        let listed = listed
+            .as_array()
+            .filter(|l| l.len() <= 10)
+            .ok_or_else(refused)?;
+        let mut keys = Vec::with_capacity(listed.len());
+        for id in listed {
+            let id = id
+                .as_str()
+                .and_then(|i| Uuid::parse_str(i).ok())
+                .ok_or_else(refused)?;
+            let asset = asset_find(&state.pool, id, caller.key_id).await?;
+            keys.push(asset.ok_or_else(refused)?.media_key);
+        }
+        if assets.product_image.is_none() {
+            assets.product_image = keys.into_iter().next();
+        }
+    }
+    Ok(assets)
+}
+
+/// The client's error for an admission `refusal` of a video reserving `reserve_usd`.
+pub fn refused(refusal: Refusal, reserve_usd: f64) -> ApiError {
+    match refusal {
+        Refusal::QueueFull => ApiError::Busy {
+            retry_after_secs: 10,
+        },
+        Refusal::TooManyActive { limit } => ApiError::TooManyActive { limit },
+        Refusal::MonthlyBudget { budget, committed } => ApiError::MonthlyBudget {
+            reserve_usd,
+            committed_usd: committed,
+            budget_usd: budget,
+        },
+    }
+}
+
 /// How long to wait when the key's generate rate is spent. The token is taken in the admission's
 /// transaction, so an admission refused later gives it back.
-async fn rate_limited(
+pub async fn rate_limited(
     state: &AppState,
     caller: Caller,
     tx: &mut sqlx::PgConnection,
@@ -199,8 +277,9 @@ fn idempotency_key(http: &HttpRequest) -> Result<Option<String>, ApiError> {
 }
 
 /// The request the body describes, or the first field at fault; `max_cost_usd` may not exceed
-/// `ceiling`.
-pub fn parse(body: &Value, ceiling: f64) -> Result<Request, ApiError> {
+/// the server's ceiling, and `model` must name a configured model.
+pub fn parse(body: &Value, state: &AppState) -> Result<Request, ApiError> {
+    let ceiling = state.max_cost_per_video;
     let fields = body.as_object().ok_or_else(|| ApiError::Invalid {
         field: None,
         code: "invalid_body",
@@ -226,6 +305,23 @@ pub fn parse(body: &Value, ceiling: f64) -> Result<Request, ApiError> {
             "prompt",
             "prompt must be at most 1000 characters",
         ));
+    }
+    let prompt = match text(fields, "description", 2000)? {
+        None => prompt.to_owned(),
+        Some(more) if prompt.ends_with(['.', '!', '?']) => format!("{prompt} {more}"),
+        Some(more) => format!("{prompt}. {more}"),
+    };
+    let title = text(fields, "title", 100)?;
+    if let Some(model) = text(fields, "model", 200)? {
+        if !state.models.contains(&model) {
+            return Err(ApiError::invalid(
+                "model",
+                format!(
+                    "model must be one of this server's models: {}",
+                    state.models.join(", ")
+                ),
+            ));
+        }
     }
     let creativity = number(fields, "creativity_level")?.unwrap_or(0.5);
     if !(0.0..=1.0).contains(&creativity) {
@@ -290,7 +386,7 @@ pub fn parse(body: &Value, ceiling: f64) -> Result<Request, ApiError> {
         })?,
     };
     Ok(Request {
-        prompt: prompt.to_owned(),
+        prompt,
         creativity,
         duration,
         archetype,
@@ -300,7 +396,56 @@ pub fn parse(body: &Value, ceiling: f64) -> Result<Request, ApiError> {
         voiceover: switch(fields, "voiceover")?,
         captions: switch(fields, "captions")?,
         assets: Assets::default(),
+        review: review(fields)?,
+        title,
     })
+}
+
+/// An optional text field: trimmed, not blank, at most `max` characters, no control characters
+/// other than whitespace.
+fn text(
+    fields: &Map<String, Value>,
+    name: &'static str,
+    max: usize,
+) -> Result<Option<String>, ApiError> {
+    let refused = || {
+        ApiError::invalid(
+            name,
+            format!("{name} must be text of 1 to {max} characters, without control characters"),
+        )
+    };
+    match fields.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(text)) => {
+            let text = text.trim();
+            let control = text.chars().any(|c| c.is_control() && !c.is_whitespace());
+            let fits = !text.is_empty() && text.chars().count() <= max && !control;
+            fits.then(|| Some(text.to_owned())).ok_or_else(refused)
+        }
+        Some(_) => Err(refused()),
+    }
+}
+
+/// The review gates asked for: a list of "planning" and "storyboarding".
+fn review(fields: &Map<String, Value>) -> Result<Vec<Gate>, ApiError> {
+    let refused = || {
+        ApiError::invalid(
+            "review",
+            "review must be a list of the phases to review after: \"planning\", \"storyboarding\"",
+        )
+    };
+    let listed = match fields.get("review") {
+        None | Some(Value::Null) => return Ok(Vec::new()),
+        Some(Value::Array(listed)) => listed,
+        Some(_) => return Err(refused()),
+    };
+    let mut gates = listed
+        .iter()
+        .map(|name| name.as_str().and_then(Gate::named).ok_or_else(refused))
+        .collect::<Result<Vec<_>, _>>()?;
+    gates.sort();
+    gates.dedup();
+    Ok(gates)
 }
 
 /// A switch that is on unless the body turns it off.

@@ -2,7 +2,7 @@
 
 use actix_web::{web, HttpResponse};
 use serde::Serialize;
-use slate_activities::video::{Snapshot, VideoStatus};
+use slate_activities::video::{Snapshot, Video, VideoStatus};
 use slate_engine::RunId;
 use uuid::Uuid;
 
@@ -19,6 +19,8 @@ use crate::{
 #[schema(as = VideoStatus)]
 pub struct StatusView {
     pub video_id: Uuid,
+    /// The version whose status this is: the newest.
+    pub version: i32,
     #[schema(value_type = String)]
     pub status: VideoStatus,
     pub progress: Option<i16>,
@@ -29,9 +31,10 @@ pub struct StatusView {
 }
 
 impl StatusView {
-    pub fn new(video_id: Uuid, snapshot: Snapshot, estimated_time_remaining: Option<i64>) -> Self {
+    pub fn new(video: &Video, snapshot: Snapshot, estimated_time_remaining: Option<i64>) -> Self {
         Self {
-            video_id,
+            video_id: video.video_id,
+            version: video.version,
             status: snapshot.status,
             progress: snapshot.progress,
             current_phase: snapshot.current_phase.map(|p| p.name()),
@@ -50,9 +53,10 @@ pub async fn status(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let video = find_video(&state.pool, caller, &path).await?;
+    let versions = find_video(&state.pool, caller, &path).await?;
+    let video = versions.newest();
     let lengths = state.phase_lengths.get(&state.engine).await?;
     let started = state.engine.step_started_at(RunId(video.id)).await?;
     let remaining = lengths.remaining(video.status, eta::elapsed(started));
-    Ok(HttpResponse::Ok().json(StatusView::new(video.id, video.snapshot(), remaining)))
+    Ok(HttpResponse::Ok().json(StatusView::new(video, video.snapshot(), remaining)))
 }

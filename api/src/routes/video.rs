@@ -1,10 +1,13 @@
-//! GET /api/video/{video_id}, GET /api/videos and POST /api/video/{video_id}/cancel.
+//! GET /api/video/{video_id} (any version of it), GET /api/videos, POST /api/video/{video_id}/cancel
+//! and DELETE /api/video/{video_id}.
 
 use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use slate_activities::video::{video_list, Video, VideoStatus};
+use slate_activities::video::{
+    video_delete, video_list, video_versions_locked, Video, VideoStatus,
+};
 use slate_engine::RunId;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -13,30 +16,67 @@ use crate::{
     caller::Caller,
     error::{ApiError, ErrorBody},
     media_urls::MediaUrls,
-    routes::find_video,
+    routes::{
+        find_video,
+        review::{self, ReviewView},
+    },
     state::AppState,
 };
 
-#[utoipa::path(get, path = "/api/video/{video_id}", tag = "videos", security(("client" = []), ()), params(("video_id" = String, Path, description = "The video's id")),
+#[derive(Deserialize, IntoParams)]
+pub struct VersionQuery {
+    /// The version to read (from 1); the newest complete one when unset (or, before any is
+    /// complete, the newest).
+    pub version: Option<String>,
+}
+
+#[utoipa::path(get, path = "/api/video/{video_id}", tag = "videos", security(("client" = []), ()),
+    params(("video_id" = String, Path, description = "The video's id"), VersionQuery),
     responses((status = 401, description = "No key, or not a valid one", body = ErrorBody),
-        (status = 200, body = VideoView), (status = 404, description = "Unknown or malformed id, or another key's video", body = ErrorBody)))]
+        (status = 200, body = VideoView),
+        (status = 404, description = "Unknown or malformed id, another key's video, or no such version", body = ErrorBody),
+        (status = 422, description = "The version is not a whole number", body = ErrorBody)))]
 pub async fn video(
     caller: Caller,
     state: web::Data<AppState>,
     path: web::Path<String>,
+    query: web::Query<VersionQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let video = find_video(&state.pool, caller, &path).await?;
-    Ok(HttpResponse::Ok().json(VideoView::new(&video, &state.urls)))
+    let versions = find_video(&state.pool, caller, &path).await?;
+    let video = match query.version.as_deref() {
+        None | Some("") => versions.shown(),
+        Some(raw) => {
+            let number: i32 = raw.parse().ok().filter(|n| *n >= 1).ok_or_else(|| {
+                ApiError::invalid("version", "version must be a whole number from 1")
+            })?;
+            versions.get(number).ok_or_else(|| {
+                ApiError::NotFound(format!(
+                    "version {number} of video {}",
+                    versions.newest().video_id
+                ))
+            })?
+        }
+    };
+    let mut view = VideoView::new(video, &state.urls);
+    view.versions = versions.all().len();
+    view.review = review::pending(&state, video).await?;
+    Ok(HttpResponse::Ok().json(view))
 }
 
 /// Everything about a video, its media as absolute URLs.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct VideoView {
     pub video_id: Uuid,
+    /// Which version this is (from 1).
+    pub version: i32,
+    /// How many versions the video has.
+    pub versions: usize,
+    /// While the video waits at a review gate: what to review, and what is still to spend.
+    pub review: Option<ReviewView>,
     /// The key that made it.
     pub key_id: Uuid,
-    /// queued, planning, storyboarding, generating_chunks, stitching, adding_music, complete,
-    /// failed or cancelled.
+    /// queued, planning, storyboarding, generating_chunks, stitching, adding_music,
+    /// awaiting_review, complete, failed, cancelled or expired.
     #[schema(value_type = String)]
     pub status: VideoStatus,
     pub prompt: Value,
@@ -67,7 +107,10 @@ impl VideoView {
         let finished_at = video.completed_at.unwrap_or_else(Utc::now);
         let counts = video.beats_and_clips();
         Self {
-            video_id: video.id,
+            video_id: video.video_id,
+            version: video.version,
+            versions: 1,
+            review: None,
             key_id: video.owner,
             status: video.status,
             prompt: video.request["prompt"].clone(),
@@ -101,6 +144,8 @@ pub struct VideoPage {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct VideoCancelled {
     pub video_id: Uuid,
+    /// The version cancelled: the newest.
+    pub version: i32,
     /// Always `cancelled`.
     pub status: &'static str,
 }
@@ -201,11 +246,55 @@ pub async fn cancel(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = find_video(&state.pool, caller, &path).await?.id;
-    state.engine.cancel(RunId(id)).await?;
+    let versions = find_video(&state.pool, caller, &path).await?;
+    let newest = versions.newest();
+    state.engine.cancel(RunId(newest.id)).await?;
     Ok(HttpResponse::Ok().json(VideoCancelled {
-        video_id: id,
+        video_id: newest.video_id,
+        version: newest.version,
         status: "cancelled",
+    }))
+}
+
+/// The answer to a delete.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VideoDeleted {
+    pub video_id: Uuid,
+    /// Always `deleted`.
+    pub status: &'static str,
+}
+
+/// Deletes the video: its versions in the making are cancelled, and it and its versions are gone
+/// from every listing and read (404 from then on). Its media go once the retention trims its
+/// history (`SLATE_RETENTION_DAYS`).
+#[utoipa::path(delete, path = "/api/video/{video_id}", tag = "videos", security(("client" = []), ()),
+    params(("video_id" = String, Path, description = "The video's id")),
+    responses((status = 200, body = VideoDeleted),
+        (status = 401, description = "No key, or not a valid one", body = ErrorBody),
+        (status = 404, description = "Unknown or malformed id, another key's video, or one deleted already", body = ErrorBody)))]
+pub async fn delete(
+    caller: Caller,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = crate::routes::video_id(&path)?;
+    let mut tx = state.pool.begin().await?;
+    // The same locks as a new version's: none can be made once this commits.
+    let versions = video_versions_locked(&mut tx, id, caller.key_id).await?;
+    if versions.is_empty() {
+        return Err(ApiError::NotFound(format!("video {id}")));
+    }
+    video_delete(&mut tx, id).await?;
+    tx.commit().await?;
+    for version in versions.iter().filter(|v| !v.status.is_finished()) {
+        match state.engine.cancel(RunId(version.id)).await {
+            Ok(()) | Err(slate_engine::Error::InvalidState { .. }) => {}
+            Err(error) => return Err(error.into()),
+        }
+    }
+    Ok(HttpResponse::Ok().json(VideoDeleted {
+        video_id: id,
+        status: "deleted",
     }))
 }
 

@@ -332,9 +332,11 @@ WITH input AS (
     SELECT i.run_id, e.kind::event_kind, e.step, NULLIF(e.attempt, 0), $1,
            NULLIF(e.detail, 'null'::jsonb)
     FROM unnest($15::int[], $16::text[], $17::text[], $18::int[], $19::jsonb[])
-        AS e(item, kind, step, attempt, detail)
+        WITH ORDINALITY AS e(item, kind, step, attempt, detail, n)
     JOIN input i ON i.item = e.item
     WHERE (e.item IN (SELECT item FROM fenced)) = (e.kind <> 'result_dropped')
+    -- Each run's events are numbered in the order they happened.
+    ORDER BY e.n
 )
 SELECT f.item FROM fenced f
 WHERE (NOT f.limited OR pg_notify($21, '') IS NOT NULL)

@@ -209,3 +209,62 @@ async fn slate_serve_refuses_to_start_on_a_public_address_without_slate_auth() {
     );
     app.finish().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slate_steers_a_video_through_its_review_then_regenerates_a_beat_and_lists_versions() {
+    let app = spawn_app(true).await;
+    let args = [
+        "generate",
+        "Ember, a smart mug",
+        "--duration",
+        "10",
+        "--review",
+        "--wait",
+    ];
+    let generate = slate(&app, &args).await;
+    assert!(generate.status.success(), "{generate:?}");
+    let printed = stdout(&generate);
+    assert!(
+        printed.contains("waits for your review of planning"),
+        "{printed}"
+    );
+    let id = printed.split_whitespace().next().unwrap().to_owned();
+
+    let approve = slate(&app, &["approve", &id]).await;
+    assert!(
+        stdout(&approve).contains("goes on past planning"),
+        "{approve:?}"
+    );
+    wait::until("the stills' review", Duration::from_secs(300), || async {
+        let (_, status) = app.get(&format!("/api/status/{id}")).await;
+        let waiting = status["status"] == "awaiting_review";
+        (waiting && status["current_phase"] == "generating_chunks").then_some(())
+    })
+    .await;
+    let approve = slate(&app, &["approve", &id, "--gate", "storyboarding"]).await;
+    assert!(approve.status.success(), "{approve:?}");
+    app.wait_for_status(&id, "complete").await;
+
+    let refused = slate(&app, &["regenerate", &id, "--beat", "9"]).await;
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("beat 9 not found"));
+    let regenerate = slate(&app, &["regenerate", &id, "--beat", "1"]).await;
+    assert!(stdout(&regenerate).contains("version 2"), "{regenerate:?}");
+    let (_, status) = app.get(&format!("/api/status/{id}")).await;
+    assert_eq!(status["version"], 2);
+    app.wait_for_status(&id, "awaiting_review").await;
+    let approve = slate(&app, &["approve", &id]).await;
+    assert!(
+        stdout(&approve).contains("version 2 of"),
+        "a version inherits the review of the phases after its fork point: {approve:?}"
+    );
+    app.wait_for_status(&id, "complete").await;
+    let versions = stdout(&slate(&app, &["versions", &id]).await);
+    assert!(versions.contains("regenerated beat 1"), "{versions}");
+    assert_eq!(
+        versions.lines().count(),
+        3,
+        "a header and two versions: {versions}"
+    );
+    app.finish().await;
+}

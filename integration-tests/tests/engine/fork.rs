@@ -147,6 +147,15 @@ async fn a_fork_inherits_the_memos_of_its_fork_point_but_those_it_drops() {
         vec![(2, 1)],
         "only the dropped part is made again"
     );
+
+    let options = ForkOptions::default().afresh();
+    let fresh = h.engine.fork(parent, "four", options).await.unwrap().run_id;
+    assert_eq!(h.wait_end(fresh).await.state, RunState::Completed);
+    assert_eq!(
+        parts_made(&h, fresh).await,
+        vec![(1, 1), (2, 1), (3, 1)],
+        "afresh: every part is made again"
+    );
     h.db.drop().await;
 }
 

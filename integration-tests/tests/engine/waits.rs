@@ -7,8 +7,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use slate_engine::{
-    Error, EventKind, RunId, RunState, StartOptions, Step, StepContext, StepError, Wait, Workflow,
-    MAX_SIGNAL_BYTES,
+    Error, EventKind, ForkOptions, RunId, RunState, StartOptions, Step, StepContext, StepError,
+    Wait, Workflow, MAX_SIGNAL_BYTES,
 };
 use slate_integration_tests::{probe::Probe, wait};
 use tokio::sync::Semaphore;
@@ -166,6 +166,13 @@ async fn a_waiting_run_holds_no_lease_nor_slot_and_resumes_with_the_signals_payl
         p.task(run).await,
         Some((false, true)),
         "parked: unleased, waiting"
+    );
+    let events = p.h.engine.events(run, None).await.unwrap();
+    let kinds: Vec<EventKind> = events.iter().map(|e| e.kind).collect();
+    assert_eq!(
+        kinds[kinds.len() - 2..],
+        [EventKind::StepCompleted, EventKind::Waiting],
+        "the history keeps the order things happened in"
     );
     let other = p.h.start(Probe::default()).await;
     assert_eq!(
@@ -446,7 +453,7 @@ async fn trimming_a_finished_runs_history_deletes_its_signals() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_fork_from_the_step_after_a_wait_resumes_with_the_same_signal() {
+async fn a_fork_from_the_step_after_a_wait_resumes_with_the_same_signal_unless_afresh() {
     let p = Parked::new().await;
     let _workers = p.h.workers(1, test_worker_config());
     let run = p.start(approve_without_deadline(), false).await;
@@ -465,5 +472,39 @@ async fn a_fork_from_the_step_after_a_wait_resumes_with_the_same_signal() {
             .run_id;
     assert_eq!(p.h.wait_end(fork).await.state, RunState::Completed);
     assert_eq!(p.acted(fork).await.signal, Some(json!("yes")));
+
+    let options = ForkOptions::default().afresh();
+    let afresh = p.h.engine.fork(run, "act", options).await.unwrap().run_id;
+    assert_eq!(p.h.wait_end(afresh).await.state, RunState::Completed);
+    assert_eq!(p.acted(afresh).await.signal, None, "afresh: no signal");
+    p.h.db.drop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fork_in_the_callers_transaction_exists_only_if_that_transaction_commits() {
+    let p = Parked::new().await;
+    let _workers = p.h.workers(1, test_worker_config());
+    let run = p.start(approve_without_deadline(), false).await;
+    p.wait_state(run, RunState::Waiting).await;
+    p.h.engine
+        .signal(run, "approve", &json!(1), None)
+        .await
+        .unwrap();
+    p.h.wait_end(run).await;
+
+    let mut tx = p.h.db.pool.begin().await.unwrap();
+    let options = ForkOptions::default();
+    let rolled_back = p.h.engine.fork_using(&mut tx, run, "act", options).await;
+    tx.rollback().await.unwrap();
+    let rolled_back = rolled_back.unwrap().run_id;
+    assert!(p.h.engine.run(rolled_back).await.unwrap().is_none());
+
+    let mut tx = p.h.db.pool.begin().await.unwrap();
+    let options = ForkOptions::default();
+    let fork = p.h.engine.fork_using(&mut tx, run, "act", options).await;
+    tx.commit().await.unwrap();
+    let fork = fork.unwrap().run_id;
+    assert_eq!(p.h.wait_end(fork).await.state, RunState::Completed);
+    assert_eq!(p.acted(fork).await.signal, Some(json!(1)));
     p.h.db.drop().await;
 }

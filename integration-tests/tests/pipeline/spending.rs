@@ -36,6 +36,7 @@ async fn admit(
         reserve_usd,
         max_queued,
         max_active: None,
+        version: None,
     };
     (run, video_admit(tx, &admission).await.unwrap())
 }

@@ -22,6 +22,7 @@ mod peers;
 mod primitives;
 mod processes;
 mod scaling;
+mod steering;
 
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
@@ -82,6 +83,10 @@ struct Args {
     /// Also write the report to this Markdown file.
     #[arg(long)]
     write: Option<std::path::PathBuf>,
+    /// Measure only a regenerated beat against the whole video (a partial report, which is not
+    /// written).
+    #[arg(long, conflicts_with = "write")]
+    steering_only: bool,
     /// Measure only the HTTP facade (a partial report, which is not written).
     #[arg(long, conflicts_with = "write")]
     api_only: bool,
@@ -109,6 +114,9 @@ async fn main() -> anyhow::Result<()> {
     let mut report = Report::default();
     if args.api_only {
         return api::measure(&mut report, args.status_seconds).await;
+    }
+    if args.steering_only {
+        return steering::measure(&mut report).await;
     }
     if args.scaling_only {
         return scaling::measure(&mut report, args.video_rounds).await;
@@ -169,6 +177,7 @@ async fn main() -> anyhow::Result<()> {
         report.line(video(&db, duration, ratio).await?);
     }
     scaling::measure(&mut report, args.video_rounds).await?;
+    steering::measure(&mut report).await?;
 
     report_handoffs(&mut report, &db, args.lone_runs).await?;
     let (recoveries, completions) = recovery(&db, args.kills).await?;
