@@ -45,7 +45,12 @@
  * A fork (fork::fork) locks its parent's run FOR SHARE and then only rows no one else sees
  * before it commits, and the parent's checkpoints it shares KEY SHARE, which only a trim's
  * delete of superseded checkpoints (no other lock held) could wait for: it waits for nothing
- * while it holds a lock others may want, so it is left out.
+ * while it holds a lock others may want, so it is left out. A fork in the caller's transaction
+ * (fork::fork_using, a video's new version) comes after the caller's locks that no engine
+ * transaction takes (a key's row, an advisory lock), and before the caller writes video rows of
+ * finished runs: a replay of the parent waits for the fork's FOR SHARE, and a replay of another
+ * of the video's runs may make the caller wait for that run's video row, while it waits for
+ * nothing the caller holds.
  * A row that a locking read finds changed is re-checked when its lock is granted, and a
  * locking read keeps the lock of a row that fails the re-check; a deleted row is skipped.
  * Starts insert rows no one else sees before they commit, and the heartbeat's read takes no
