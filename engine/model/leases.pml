@@ -622,7 +622,10 @@ end:
 /* ---- Heartbeat: Shared::heartbeat (worker/heartbeat.rs) ---- */
 
 /* A beat that would find nothing to do changes nothing, and is not taken: it renews a lapsed
- * lease, and ages, then gives back, a task that no attempt of the worker stands for. A beat
+ * lease, and ages, then gives back, a task that no attempt of the worker stands for. The worker
+ * keeps the age as the set of leases its previous beat found unrun, not by the date of a lease:
+ * that is the start of the transaction that granted it, which may commit after a beat read
+ * (the hand-off spanning a beat, in the engine's interleavings tests). A beat
  * also stops the attempts whose lease is gone, as a cancel's notification stops its run's
  * attempt; neither changes anything here (a stopped attempt may still end in any way), and
  * that both can reach every attempt is property supervised. */

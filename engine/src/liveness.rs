@@ -4,7 +4,7 @@
 //! and the scheduler rescues the worker's tasks; the worker, for its part, stops its attempts,
 //! since it no longer owns them, and takes its lock again before claiming more.
 
-use std::time::Duration;
+use std::{collections::HashSet, time::Duration};
 
 use chrono::{DateTime, Utc};
 use sqlx::{
@@ -144,10 +144,9 @@ pub(crate) async fn listen(
     }
 }
 
-/// What a heartbeat learned: the leases the worker holds (with when each was taken), and the
-/// database's clock.
+/// What a heartbeat learned: the leases the worker holds, and the database's clock.
 pub(crate) struct Beat {
-    pub held: Vec<(Lease, DateTime<Utc>)>,
+    pub held: HashSet<Lease>,
     pub now: DateTime<Utc>,
 }
 
@@ -157,7 +156,6 @@ struct BeatRow {
     generation: Option<i32>,
     step_index: Option<i32>,
     attempt: Option<i32>,
-    leased_at: Option<DateTime<Utc>>,
     child: Option<i64>,
     now: DateTime<Utc>,
 }
@@ -171,11 +169,11 @@ pub(crate) async fn heartbeat(conn: &mut PgConnection, id: Uuid, ttl: Duration) 
                  state = 'active', stopped_at = NULL
              WHERE id = $1
          )
-         SELECT t.run_id, t.generation, t.step_index, t.attempt, t.leased_at,
-                NULL::bigint AS child, now() AS now
+         SELECT t.run_id, t.generation, t.step_index, t.attempt, NULL::bigint AS child,
+                now() AS now
          FROM (SELECT 1) AS one LEFT JOIN tasks t ON t.lease_owner = $1
          UNION ALL
-         SELECT run_id, generation, step_index, attempt, leased_at, id, now()
+         SELECT run_id, generation, step_index, attempt, id, now()
          FROM children WHERE lease_owner = $1",
     )
     .bind(id)
@@ -186,15 +184,14 @@ pub(crate) async fn heartbeat(conn: &mut PgConnection, id: Uuid, ttl: Duration) 
     let held = rows
         .into_iter()
         .filter_map(|row| {
-            let lease = Lease {
+            Some(Lease {
                 run_id: row.run_id?,
                 generation: row.generation?,
                 step_index: row.step_index?,
                 attempt: row.attempt?,
                 worker_id: id,
                 child: row.child,
-            };
-            Some((lease, row.leased_at?))
+            })
         })
         .collect();
     Ok(Beat { held, now })

@@ -11,6 +11,11 @@ pub enum PausePoint {
     HandOffBatch,
     /// An attempt's driver, right after its result reached the completer's queue.
     ResultQueued,
+    /// An attempt's driver, told that the run's next step is leased to it, before it registers
+    /// that lease with its worker.
+    NextLeased,
+    /// A worker's heartbeat, before each beat reads the leases its worker holds.
+    Heartbeat,
     /// A cancel, after its first lock and before its second.
     CancelLocked,
     /// A memo, after its part ran and before its fenced write.

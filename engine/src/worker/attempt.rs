@@ -69,6 +69,7 @@ impl Shared {
             self.engine.pauses.reach(PausePoint::ResultQueued).await;
             match answer.await {
                 Ok(HandOff::Next(next)) => {
+                    self.engine.pauses.reach(PausePoint::NextLeased).await;
                     registration.advance(next.lease);
                     attempt = *next;
                 }

@@ -17,6 +17,7 @@ use crate::{
     error::Result,
     lease::Lease,
     liveness::{self, Signal},
+    pause::PausePoint,
 };
 
 impl Shared {
@@ -55,13 +56,20 @@ impl Shared {
     ) -> Dedicated {
         let mut ticks = tokio::time::interval(self.config.heartbeat_interval);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut previous: Option<DateTime<Utc>> = None;
+        let mut previous: Option<Beat> = None;
         loop {
             tokio::select! {
                 () = stop.cancelled() => return conn,
                 _ = ticks.tick() => {}
             }
-            match self.beat(&mut conn, previous, Instant::now()).await {
+            tokio::select! {
+                () = stop.cancelled() => return conn,
+                () = self.engine.pauses.reach(PausePoint::Heartbeat) => {}
+            }
+            match self
+                .beat(&mut conn, previous.as_ref(), Instant::now())
+                .await
+            {
                 Ok(beat) => previous = Some(beat),
                 Err(error) => {
                     tracing::warn!(%error, "heartbeat failed");
@@ -71,50 +79,52 @@ impl Shared {
         }
     }
 
-    /// One heartbeat: renews the leases, reconciles them with the running attempts and gives back
-    /// the orphans. Returns the database's time of the beat.
+    /// One heartbeat: renews the leases, reconciles them with the running attempts, and gives back
+    /// the orphans: the leases that this beat and the previous one both found held by the worker
+    /// and run by no attempt of it. One sighting is not enough: a lease is dated by the start of
+    /// the transaction that granted it, which may commit after a beat has read, just before its
+    /// attempt registers.
     async fn beat(
         &self,
         conn: &mut Dedicated,
-        previous: Option<DateTime<Utc>>,
+        previous: Option<&Beat>,
         asked: Instant,
-    ) -> Result<DateTime<Utc>> {
+    ) -> Result<Beat> {
         let conn = conn.get().await?;
         let beat = liveness::heartbeat(conn, self.id, self.config.lease_ttl).await?;
-        let orphans = self.reconcile(&beat.held, asked, previous);
-        if let (false, Some(since)) = (orphans.is_empty(), previous) {
-            let reason = "no attempt of its worker holds it";
-            liveness::release(conn, self.id, Some((&orphans, since)), reason).await?;
+        let unrun = self.reconcile(beat.held, asked);
+        if let Some(previous) = previous {
+            let orphans: Vec<Lease> = unrun.intersection(&previous.unrun).copied().collect();
+            if !orphans.is_empty() {
+                let reason = "no attempt of its worker holds it";
+                liveness::release(conn, self.id, Some((&orphans, previous.at)), reason).await?;
+            }
         }
-        Ok(beat.now)
+        Ok(Beat {
+            at: beat.now,
+            unrun,
+        })
     }
 
     /// Compares the leases the database says this worker holds with the attempts running here,
-    /// lease by lease. Returns the held leases that no attempt has run since before the previous
-    /// heartbeat.
-    fn reconcile(
-        &self,
-        held: &[(Lease, DateTime<Utc>)],
-        asked: Instant,
-        previous: Option<DateTime<Utc>>,
-    ) -> Vec<Lease> {
-        let held_leases: HashSet<Lease> = held.iter().map(|(lease, _)| *lease).collect();
+    /// lease by lease: stops the attempts whose lease is gone, and returns the held leases that
+    /// no attempt runs.
+    fn reconcile(&self, held: HashSet<Lease>, asked: Instant) -> HashSet<Lease> {
         let running = self.running.lock().expect("running lock");
         for (lease, attempt) in running.iter() {
-            if attempt.since < asked
-                && !held_leases.contains(lease)
-                && !attempt.stopper.is_stopped()
-            {
+            if attempt.since < asked && !held.contains(lease) && !attempt.stopper.is_stopped() {
                 tracing::info!(run.id = %lease.run_id, attempt = lease.attempt, "task no longer held: stopping its attempt");
                 attempt.stopper.stop(StopCause::LeaseGone);
             }
         }
-        let Some(previous) = previous else {
-            return Vec::new();
-        };
-        held.iter()
-            .filter(|(lease, leased_at)| !running.contains_key(lease) && *leased_at < previous)
-            .map(|(lease, _)| *lease)
+        held.into_iter()
+            .filter(|lease| !running.contains_key(lease))
             .collect()
     }
+}
+
+/// What a beat found: the database's time of its read, and the leases held that no attempt ran.
+struct Beat {
+    at: DateTime<Utc>,
+    unrun: HashSet<Lease>,
 }

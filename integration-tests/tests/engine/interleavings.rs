@@ -1,9 +1,12 @@
 //! Races reproduced deterministically: one side is held at a pause point of the engine, or a
 //! second SQL connection takes a lock by hand, while the test drives the other side.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
-use slate_engine::{pause::PausePoint, EventKind, RunId, RunState, WorkerConfig};
+use slate_engine::{
+    pause::{PausePoint, PausePoints, Paused},
+    EventKind, RunId, RunState, WorkerConfig,
+};
 use slate_integration_tests::{
     probe::{self, Behaviour, Probe},
     wait,
@@ -130,6 +133,118 @@ async fn a_cancel_interleaved_with_a_hand_off_of_its_run_neither_deadlocks_nor_f
         .await;
     assert_eq!(h.executions(run, "three").await, 0, "step three never ran");
     assert_eq!(h.tasks_left().await, 0);
+    h.db.drop().await;
+}
+
+/// Holds a worker's heartbeat between beats, so that a test decides when each beat runs.
+struct Beats {
+    pauses: PausePoints,
+    held: Arc<Paused>,
+}
+
+impl Beats {
+    /// Holds the heartbeat before its next beat.
+    fn arm(pauses: &PausePoints) -> Self {
+        let held = pauses.arm(PausePoint::Heartbeat);
+        Self {
+            pauses: pauses.clone(),
+            held,
+        }
+    }
+
+    /// Lets one whole beat run, and holds the heartbeat again before the next.
+    async fn step(&mut self) {
+        let next = self.pauses.arm(PausePoint::Heartbeat);
+        self.held.release();
+        next.reached(1).await;
+        self.held = next;
+    }
+
+    fn release(self) {
+        self.held.release();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_next_step_leased_by_a_hand_off_spanning_a_beat_is_not_given_back_before_its_driver_takes_it(
+) {
+    let h = Harness::new().await;
+    let pauses = h.engine.pause_points();
+    let mut beats = Beats::arm(pauses);
+    let _workers = h.workers(1, test_worker_config());
+    let run = h.start(Probe::at("one", Behaviour::Gated)).await;
+    h.wait_executions(run, "one", 1).await;
+
+    // The hand-off of step one, which leases step two to the worker, begins, and waits for the
+    // task's row while a whole beat runs: the lease it writes is dated before that beat.
+    let mut lock = h.db.pool.begin().await.unwrap();
+    sqlx::query("SELECT 1 FROM tasks WHERE run_id = $1 FOR UPDATE")
+        .bind(run)
+        .execute(&mut *lock)
+        .await
+        .unwrap();
+    probe::open_gate(&h.db.pool, run, "one", 1).await.unwrap();
+    h.wait_lock_waiter().await;
+    beats.step().await;
+
+    // It commits; its driver is told Next, and has not taken step two's lease yet when the next
+    // beat finds that lease held and run by no attempt.
+    let next = pauses.arm(PausePoint::NextLeased);
+    lock.commit().await.unwrap();
+    next.reached(1).await;
+    beats.step().await;
+    assert!(
+        h.events(run, EventKind::LeaseReleased).await.is_empty(),
+        "step two's lease was given back while its driver was taking it"
+    );
+
+    next.release();
+    beats.release();
+    assert_eq!(h.wait_end(run).await.state, RunState::Completed);
+    assert_eq!(h.executions(run, "two").await, 1, "step two ran once");
+    h.db.drop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_leased_to_a_worker_that_runs_no_attempt_of_it_is_given_back_by_the_second_beat_to_find_it(
+) {
+    let h = Harness::new().await;
+    let run = h.start(Probe::default()).await;
+    let mut beats = Beats::arm(h.engine.pause_points());
+    let config = WorkerConfig {
+        steps: Some(vec!["two".to_owned()]),
+        ..test_worker_config()
+    };
+    let _workers = h.workers(1, config);
+    h.wait_active_workers(1).await;
+    // A claim of step one whose answer never reached the worker.
+    sqlx::query(
+        "UPDATE tasks SET lease_owner = (SELECT id FROM workers WHERE state = 'active'),
+                          attempt = attempt + 1, leased_at = now()
+         WHERE run_id = $1",
+    )
+    .bind(run)
+    .execute(&h.db.pool)
+    .await
+    .unwrap();
+
+    beats.step().await;
+    assert!(
+        h.events(run, EventKind::LeaseReleased).await.is_empty(),
+        "given back at its first sighting"
+    );
+    beats.step().await;
+    let released = h.events(run, EventKind::LeaseReleased).await;
+    assert_eq!(released.len(), 1, "given back at its second sighting");
+    assert_eq!(released[0].attempt, Some(1));
+    let owner: Option<uuid::Uuid> =
+        sqlx::query_scalar("SELECT lease_owner FROM tasks WHERE run_id = $1")
+            .bind(run)
+            .fetch_one(&h.db.pool)
+            .await
+            .unwrap();
+    assert_eq!(owner, None, "due again for any worker");
+    beats.release();
     h.db.drop().await;
 }
 
