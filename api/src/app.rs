@@ -13,7 +13,7 @@ use actix_web::{
     middleware::Condition,
     web, App, HttpServer,
 };
-use slate_activities::{cost::Prices, plan::Request, storage::MediaStore};
+use slate_activities::{cost::Prices, outbound::Outbound, plan::Request, storage::MediaStore};
 use slate_engine::{Bucket, Engine, Workflow};
 
 use crate::{
@@ -57,6 +57,9 @@ pub struct Settings {
     pub max_versions: i64,
     /// The names a generate's `model` may give.
     pub models: Vec<String>,
+    /// Hosts a `webhook_url` may name over plain http or at a non-public address (as the
+    /// workers' SLATE_TRUSTED_WEBHOOK_HOSTS say).
+    pub webhook_hosts: Vec<String>,
     /// The operators' bearer token; without one the admin API is off.
     pub admin_token: Option<String>,
     /// The origins whose pages may call the API from a browser (CORS); `*` for any.
@@ -99,6 +102,7 @@ impl Application {
             max_cost_per_video: settings.max_cost_per_video,
             max_versions: settings.max_versions,
             models: settings.models,
+            webhooks: Outbound::new(settings.webhook_hosts),
             streams: StreamSlots::new(
                 settings.max_event_streams,
                 settings.max_event_streams_per_key,

@@ -12,7 +12,7 @@ use utoipa::{
 
 use crate::routes::{
     admin, assets, estimate, events, generate, health, keys, metrics, review, status, usage,
-    versions, video,
+    versions, video, webhooks,
 };
 
 #[derive(OpenApi)]
@@ -41,6 +41,8 @@ use crate::routes::{
         assets::asset,
         assets::delete,
         usage::usage,
+        webhooks::secret,
+        webhooks::rotate,
         admin::runs,
         admin::history,
         admin::replay,
@@ -60,6 +62,8 @@ use crate::routes::{
         (name = "videos", description = "Admitting videos and following them"),
         (name = "steering", description = "Review gates, plan edits, regenerated beats and the \
             versions they make"),
+        (name = "webhooks", description = "The secret that signs the events POSTed to a \
+            video's webhook_url"),
         (name = "operators", description = "Runs, their history, replay and cancel; every key's \
             videos; clients' keys (the operators' bearer token)"),
         (name = "health", description = "Liveness, readiness and metrics"),

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use slate_activities::{cost::Prices, plan::Request, storage::MediaStore};
+use slate_activities::{cost::Prices, outbound::Outbound, plan::Request, storage::MediaStore};
 use slate_engine::{Bucket, Engine, Workflow};
 use sqlx::PgPool;
 
@@ -34,6 +34,8 @@ pub struct AppState {
     /// The names a generate's `model` may give: the configured models, and `embedded` while a
     /// phase is made by an embedded provider.
     pub models: Vec<String>,
+    /// Where a generate's `webhook_url` may point.
+    pub webhooks: Outbound,
     pub streams: Arc<StreamSlots>,
     pub admin_token: Option<String>,
     pub feed: Feed,

@@ -54,7 +54,9 @@
  * A row that a locking read finds changed is re-checked when its lock is granted, and a
  * locking read keeps the lock of a row that fails the re-check; a deleted row is skipped.
  * Starts insert rows no one else sees before they commit, and the heartbeat's read takes no
- * lock: neither can wait here. The workers rows (heartbeat, rescue, registration) are locked
+ * lock: neither can wait here. That includes the start of a webhook delivery by the hook
+ * (webhooks::webhook_enqueue), after video_webhook_event has read, without a lock, the video
+ * row its own transaction has just written. The workers rows (heartbeat, rescue, registration) are locked
  * by single statements, or last by the rescue, so they are left out.
  *
  * Property: no invalid end state (no deadlock).

@@ -6,9 +6,11 @@ use std::sync::Arc;
 use crate::database::TestDatabase;
 use serde_json::{json, Value};
 use slate_activities::{
+    outbound::{Outbound, SystemLookup},
     pipeline::{self, Pipeline},
     providers::Providers,
     storage::{MediaStore, ScratchSpace},
+    webhooks::{webhook_workflow, Deliverer, WebhookConfig},
 };
 use slate_api::{
     app::{Application, Settings},
@@ -16,6 +18,17 @@ use slate_api::{
 };
 use slate_engine::{Bucket, Engine, WorkerConfig};
 use tokio_util::sync::CancellationToken;
+
+/// The host test apps' webhook URLs may name over plain http.
+pub const WEBHOOK_HOST: &str = "127.0.0.1";
+
+/// Webhook URLs may name [`WEBHOOK_HOST`]; deliveries connect to loopback addresses only, so
+/// that no test can reach another machine.
+fn loopback_webhooks() -> Outbound {
+    Outbound::restricted(vec![WEBHOOK_HOST.into()], Arc::new(SystemLookup), |ip| {
+        ip.is_loopback()
+    })
+}
 
 /// The operators' token of every test app.
 pub const ADMIN_TOKEN: &str = "test-operator-token";
@@ -25,7 +38,33 @@ pub struct TestApp {
     pub db: TestDatabase,
     pub media: tempfile::TempDir,
     pub http: reqwest::Client,
-    shutdown: CancellationToken,
+    engine: Engine,
+    worker: Option<RunningWorker>,
+}
+
+/// The worker an app runs in its process.
+struct RunningWorker {
+    config: WorkerConfig,
+    stop: CancellationToken,
+    done: tokio::task::JoinHandle<slate_engine::Result<()>>,
+}
+
+impl RunningWorker {
+    fn start(engine: &Engine, config: WorkerConfig) -> Self {
+        let stop = CancellationToken::new();
+        let done = tokio::spawn(engine.worker(config.clone()).run(stop.clone()));
+        Self { config, stop, done }
+    }
+
+    /// Stops it as SIGTERM would, and waits until it has.
+    async fn stop(self) -> WorkerConfig {
+        self.stop.cancel();
+        self.done
+            .await
+            .expect("the worker ran")
+            .expect("the worker stopped cleanly");
+        self.config
+    }
 }
 
 /// How a test app is set up.
@@ -50,6 +89,9 @@ pub struct Options {
     pub review_time: std::time::Duration,
     pub media_url_lifetime: std::time::Duration,
     pub admin_token: Option<String>,
+    /// When webhook deliveries are tried; their URLs may name 127.0.0.1 over plain http, and
+    /// they connect to loopback addresses only.
+    pub webhooks: WebhookConfig,
 }
 
 impl Default for Options {
@@ -70,6 +112,10 @@ impl Default for Options {
             review_time: std::time::Duration::from_secs(3600),
             media_url_lifetime: std::time::Duration::from_secs(3600),
             admin_token: Some(ADMIN_TOKEN.into()),
+            webhooks: WebhookConfig {
+                attempts: 3,
+                first_retry: std::time::Duration::from_millis(200),
+            },
         }
     }
 }
@@ -90,11 +136,17 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
     let prices = options.providers.prices();
     let store = MediaStore::local(media.path()).unwrap();
     let scratch = ScratchSpace::in_temp_dir().unwrap();
+    let deliverer = Deliverer::new(db.pool.clone(), loopback_webhooks());
+    let webhooks = webhook_workflow(Arc::new(deliverer), &options.webhooks);
     let pipeline = Pipeline::new(store.clone(), scratch, options.providers)
         .with_ledger(db.pool.clone())
-        .with_review_time(options.review_time);
+        .with_review_time(options.review_time)
+        .with_webhooks(webhooks.clone());
     let workflow = pipeline::workflow(Arc::new(pipeline));
-    let engine = Engine::builder(db.pool.clone()).register(&workflow).build();
+    let engine = Engine::builder(db.pool.clone())
+        .register(&workflow)
+        .register(&webhooks)
+        .build();
     let settings = Settings {
         host: "127.0.0.1".into(),
         port: 0,
@@ -111,6 +163,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         max_cost_per_video: options.max_cost_per_video,
         max_versions: options.max_versions,
         models: vec!["embedded".into()],
+        webhook_hosts: vec![WEBHOOK_HOST.into()],
         admin_token: options.admin_token,
         cors_origins: vec!["https://studio.example.com".into()],
     };
@@ -119,24 +172,34 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         .unwrap();
     let base = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until_stopped());
-    let shutdown = CancellationToken::new();
-    if options.workers {
-        tokio::spawn(engine.worker(options.worker).run(shutdown.clone()));
-    }
+    let worker = options
+        .workers
+        .then(|| RunningWorker::start(&engine, options.worker));
     TestApp {
         base,
         db,
         media,
         http: reqwest::Client::new(),
-        shutdown,
+        engine,
+        worker,
     }
 }
 
 impl TestApp {
     /// Stops the worker and drops the database.
     pub async fn finish(self) {
-        self.shutdown.cancel();
+        if let Some(worker) = self.worker {
+            worker.stop.cancel();
+        }
         self.db.drop().await;
+    }
+
+    /// Stops the app's worker gracefully and starts a new one, as a restart of its process would:
+    /// what the old one held in memory is gone.
+    pub async fn restart_worker(&mut self) {
+        let worker = self.worker.take().expect("the app runs a worker");
+        let config = worker.stop().await;
+        self.worker = Some(RunningWorker::start(&self.engine, config));
     }
 
     pub async fn post(&self, path: &str, body: &Value) -> (u16, Value) {

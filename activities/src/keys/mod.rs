@@ -3,7 +3,7 @@
 //! send. Nothing else reads or writes these tables.
 
 mod key;
-mod secret;
+pub(crate) mod secret;
 mod table;
 
 pub use key::{ApiKey, KeyChange, KeyError, KeyListing, NewKey, SecretInfo, LOCAL_KEY};

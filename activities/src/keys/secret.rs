@@ -61,7 +61,7 @@ impl std::fmt::Debug for Secret {
 }
 
 /// `len` characters drawn uniformly from [`BASE62`] (bytes of 248 and more are drawn again).
-fn base62(len: usize) -> String {
+pub(crate) fn base62(len: usize) -> String {
     let mut out = String::with_capacity(len);
     let mut bytes = [0u8; 64];
     while out.len() < len {

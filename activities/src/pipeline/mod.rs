@@ -48,7 +48,9 @@ pub fn workflow(pipeline: Arc<Pipeline>) -> Workflow<Request> {
             })
             .timeout(Phase::GeneratingChunks.timeout()),
         )
-        .hook(Projection)
+        .hook(Projection {
+            webhooks: pipeline.webhooks.clone(),
+        })
         .build()
 }
 

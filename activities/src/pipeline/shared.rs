@@ -1,10 +1,10 @@
-//! What every step of the pipeline shares: the media store and scratch space, the providers, and
-//! the check before a phase spends.
+//! What every step of the pipeline shares: the media store and scratch space, the providers, the
+//! check before a phase spends, and the workflow its videos' webhook events go out by.
 
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use slate_engine::{StepContext, StepError, Wait};
+use slate_engine::{StepContext, StepError, Wait, Workflow};
 use sqlx::PgPool;
 
 use crate::{
@@ -14,6 +14,7 @@ use crate::{
     review::{Gate, DEFAULT_REVIEW_TIME, REVIEW_EXPIRED},
     storage::{MediaStore, Scratch, ScratchSpace, StoreError},
     video::video_reserve,
+    webhooks::Delivery,
 };
 
 /// What the steps share: where media go, which provider makes each kind of media, and where
@@ -28,6 +29,8 @@ pub struct Pipeline {
     pub ledger: Option<PgPool>,
     /// How long a review gate waits for its approval.
     pub review_time: Duration,
+    /// The workflow that delivers its videos' webhook events; without it no event is sent.
+    pub webhooks: Option<Workflow<Delivery>>,
 }
 
 impl Pipeline {
@@ -39,7 +42,14 @@ impl Pipeline {
             providers,
             ledger: None,
             review_time: DEFAULT_REVIEW_TIME,
+            webhooks: None,
         }
+    }
+
+    /// Sends its videos' webhook events with runs of `webhooks`.
+    pub fn with_webhooks(mut self, webhooks: Workflow<Delivery>) -> Self {
+        self.webhooks = Some(webhooks);
+        self
     }
 
     /// Lets each review gate wait `time` for its approval.

@@ -1,33 +1,23 @@
 //! Fetching what a provider points at, as untrusted input. A prediction's output is a URL that
 //! Slate did not choose, so a fetch:
-//! - goes over https only (plain http only to hosts the operator allows);
-//! - refuses hosts that resolve to loopback, private, link-local or other non-public addresses,
-//!   checked on the addresses it connects to (the resolver filters them, so a name cannot change
-//!   its answer between the check and the connection), unless the operator allows the host;
-//! - follows at most a few redirects, checking each one the same way;
+//! - goes where [`Outbound`] allows (https, public addresses), checking each redirect it follows,
+//!   at most a few;
 //! - streams the body into a scratch file outside the media store, up to a size per kind of media;
 //! - checks the content is what it should be (the image or video or audio is probed with an
 //!   explicit demuxer and reads files only) before it may become an artifact.
 
-use std::{
-    future::Future,
-    io::Write,
-    net::{IpAddr, SocketAddr},
-    pin::Pin,
-    sync::Arc,
-    time::Duration,
-};
+use std::{io::Write, sync::Arc, time::Duration};
 
-use reqwest::{
-    dns::{Addrs, Name, Resolve, Resolving},
-    redirect, StatusCode, Url,
-};
+use reqwest::{StatusCode, Url};
 use slate_engine::StepError;
 use tempfile::NamedTempFile;
 use tokio::io::AsyncReadExt;
 
 use super::http::{status_error, transport_error};
-use crate::media::ffmpeg;
+use crate::{
+    media::ffmpeg,
+    outbound::{refusal, ConnectFilter, Lookup, Outbound},
+};
 
 const PROVIDER: &str = "the provider's file server";
 
@@ -53,97 +43,41 @@ impl MediaKind {
     }
 }
 
-/// Looks a host name up.
-pub trait Lookup: Send + Sync {
-    fn lookup(
-        &self,
-        host: &str,
-    ) -> Pin<Box<dyn Future<Output = std::io::Result<Vec<IpAddr>>> + Send>>;
-}
-
-/// The system's resolver.
-pub struct SystemLookup;
-
-impl Lookup for SystemLookup {
-    fn lookup(
-        &self,
-        host: &str,
-    ) -> Pin<Box<dyn Future<Output = std::io::Result<Vec<IpAddr>>> + Send>> {
-        let host = host.to_owned();
-        Box::pin(async move {
-            Ok(tokio::net::lookup_host((host.as_str(), 0))
-                .await?
-                .map(|a| a.ip())
-                .collect())
-        })
-    }
-}
-
 /// Downloads providers' outputs safely.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct Fetcher {
     client: reqwest::Client,
-    /// Hosts that may be reached over plain http and at non-public addresses (a local object
-    /// store, a test server).
-    trusted: Arc<Vec<String>>,
+    outbound: Outbound,
     /// The largest file accepted, per kind; [`MediaKind::max_bytes`] unless set otherwise.
     limit: Option<u64>,
-    connect: ConnectFilter,
 }
-
-/// Which addresses a fetch may connect to, after the public-address check.
-type ConnectFilter = fn(IpAddr) -> bool;
-
-impl std::fmt::Debug for Fetcher {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Fetcher")
-            .field("trusted", &self.trusted)
-            .field("limit", &self.limit)
-            .finish_non_exhaustive()
-    }
-}
-
-/// Why a fetch was refused before any byte was read.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-struct Refused(String);
 
 impl Fetcher {
-    /// A fetcher that resolves names with the system's resolver.
+    /// A fetcher that resolves names with the system's resolver; `trusted` hosts may be reached
+    /// over plain http and at non-public addresses.
     pub fn new(trusted: Vec<String>) -> Self {
-        Self::with_lookup(trusted, Arc::new(SystemLookup))
+        Self::with(Outbound::new(trusted))
     }
 
     /// A fetcher that resolves names with `lookup`.
     pub fn with_lookup(trusted: Vec<String>, lookup: Arc<dyn Lookup>) -> Self {
-        Self::restricted(trusted, lookup, |_| true)
+        Self::with(Outbound::with_lookup(trusted, lookup))
     }
 
-    /// A fetcher that also connects only to addresses `connect` allows: tests allow loopback
-    /// only, so that a fault in the checks can never send a packet elsewhere.
+    /// A fetcher that also connects only to addresses `connect` allows.
     pub fn restricted(
         trusted: Vec<String>,
         lookup: Arc<dyn Lookup>,
         connect: ConnectFilter,
     ) -> Self {
-        let trusted = Arc::new(trusted);
-        let resolver = Guarded {
-            lookup,
-            trusted: trusted.clone(),
-            connect,
-        };
-        let client = reqwest::Client::builder()
-            .redirect(redirect::Policy::none())
-            .dns_resolver(Arc::new(resolver))
-            .connect_timeout(Duration::from_secs(10))
-            .timeout(Duration::from_secs(300))
-            .build()
-            .expect("a client without custom TLS builds");
+        Self::with(Outbound::restricted(trusted, lookup, connect))
+    }
+
+    fn with(outbound: Outbound) -> Self {
         Self {
-            client,
-            trusted,
+            client: outbound.client(Duration::from_secs(300)),
+            outbound,
             limit: None,
-            connect,
         }
     }
 
@@ -163,7 +97,7 @@ impl Fetcher {
         let mut url =
             Url::parse(url).map_err(|e| unsafe_output(format!("{url} is not a URL: {e}")))?;
         for _ in 0..=MAX_REDIRECTS {
-            self.check(&url)?;
+            self.outbound.check(&url).map_err(unsafe_output)?;
             let response =
                 self.client
                     .get(url.clone())
@@ -204,31 +138,6 @@ impl Fetcher {
         )))
     }
 
-    /// Refuses a URL that is not https (for a host not trusted), or names a non-public address.
-    fn check(&self, url: &Url) -> Result<(), StepError> {
-        let host = url.host_str().unwrap_or("");
-        let trusted = self.trusted.iter().any(|t| t == host);
-        match url.scheme() {
-            "https" => {}
-            "http" if trusted => {}
-            scheme => {
-                return Err(unsafe_output(format!(
-                    "{scheme} URLs are not fetched: {host}"
-                )))
-            }
-        }
-        let literal = host.trim_matches(['[', ']']).parse::<IpAddr>().ok();
-        if let Some(ip) = literal.filter(|ip| !trusted && !is_public(*ip)) {
-            return Err(unsafe_output(format!("{ip} is not a public address")));
-        }
-        if let Some(ip) = literal.filter(|ip| !(self.connect)(*ip)) {
-            return Err(unsafe_output(format!(
-                "connections to {ip} are not allowed here"
-            )));
-        }
-        Ok(())
-    }
-
     /// Streams the body into a scratch file, up to the size allowed for `kind`.
     async fn save(
         &self,
@@ -264,85 +173,8 @@ impl Fetcher {
     }
 }
 
-/// The resolver of fetches: it answers only public addresses, or refuses the name.
-struct Guarded {
-    lookup: Arc<dyn Lookup>,
-    trusted: Arc<Vec<String>>,
-    connect: ConnectFilter,
-}
-
-impl Resolve for Guarded {
-    fn resolve(&self, name: Name) -> Resolving {
-        let lookup = self.lookup.clone();
-        let trusted = self.trusted.iter().any(|t| t == name.as_str());
-        let connect = self.connect;
-        Box::pin(async move {
-            let ips = lookup.lookup(name.as_str()).await?;
-            let refused = |reason: String| {
-                Box::new(Refused(reason)) as Box<dyn std::error::Error + Send + Sync>
-            };
-            if let Some(ip) = ips.iter().find(|ip| !trusted && !is_public(**ip)) {
-                return Err(refused(format!(
-                    "{} resolves to {ip}, not a public address",
-                    name.as_str()
-                )));
-            }
-            if let Some(ip) = ips.iter().find(|ip| !connect(**ip)) {
-                return Err(refused(format!("connections to {ip} are not allowed here")));
-            }
-            let addrs: Addrs = Box::new(ips.into_iter().map(|ip| SocketAddr::new(ip, 0)));
-            Ok(addrs)
-        })
-    }
-}
-
-/// The refusal behind a failed request, if the resolver refused.
-fn refusal(error: &reqwest::Error) -> Option<String> {
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        if let Some(refused) = cause.downcast_ref::<Refused>() {
-            return Some(refused.0.clone());
-        }
-        source = cause.source();
-    }
-    None
-}
-
 fn unsafe_output(reason: impl Into<String>) -> StepError {
     StepError::permanent("unsafe_output", reason.into())
-}
-
-/// Whether `ip` is an address of the public internet.
-pub fn is_public(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => {
-            let [a, b, c, _] = v4.octets();
-            !(v4.is_unspecified()
-                || v4.is_loopback()
-                || v4.is_private()
-                || v4.is_link_local()
-                || v4.is_broadcast()
-                || v4.is_multicast()
-                || v4.is_documentation()
-                || a == 0
-                || (a == 100 && (64..128).contains(&b))
-                || (a == 192 && b == 0 && c == 0)
-                || (a == 198 && (18..20).contains(&b))
-                || a >= 240)
-        }
-        IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return is_public(IpAddr::V4(v4));
-            }
-            let first = v6.segments()[0];
-            !(v6.is_unspecified()
-                || v6.is_loopback()
-                || v6.is_multicast()
-                || (first & 0xfe00) == 0xfc00
-                || (first & 0xffc0) == 0xfe80
-                || first == 0x2001 && v6.segments()[1] == 0x0db8)
-        }
-    }
 }
 
 /// Checks with ffprobe, reading the file only and with the demuxer its first bytes name, that
@@ -410,32 +242,4 @@ async fn validate(path: &std::path::Path, kind: MediaKind) -> Result<(), StepErr
         )));
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_addresses_of_the_public_internet_are_public() {
-        for private in [
-            "127.0.0.1",
-            "10.1.2.3",
-            "172.16.0.1",
-            "192.168.1.1",
-            "169.254.169.254",
-            "100.64.0.1",
-            "0.0.0.0",
-            "::1",
-            "fe80::1",
-            "fd00::1",
-            "::ffff:10.0.0.1",
-            "224.0.0.1",
-        ] {
-            assert!(!is_public(private.parse().unwrap()), "{private}");
-        }
-        for public in ["93.184.216.34", "2606:4700::1111", "8.8.8.8"] {
-            assert!(is_public(public.parse().unwrap()), "{public}");
-        }
-    }
 }

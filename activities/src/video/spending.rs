@@ -62,6 +62,8 @@ pub struct Admission<'a> {
     pub max_active: Option<i64>,
     /// The video it is a later version of, if it is one.
     pub version: Option<VersionOf>,
+    /// Where its webhook events go; a later version keeps its video's.
+    pub webhook_url: Option<&'a str>,
 }
 
 /// Checks the queue and the key's limits, and writes the video's row, in the admitting
@@ -104,6 +106,7 @@ pub async fn video_admit(
         owner,
         admission.reserve_usd,
         admission.version.as_ref(),
+        admission.webhook_url,
     )
     .await?;
     Ok(Ok(()))

@@ -67,6 +67,11 @@ impl VideoStatus {
         )
     }
 
+    /// Whether a video's webhook hears of its move to this status: a review gate, or an end.
+    pub fn is_announced(self) -> bool {
+        self == VideoStatus::AwaitingReview || self.is_finished()
+    }
+
     /// The statuses in which nothing more will happen, as SQL's list of `video_status` values.
     pub const FINISHED_SQL: &'static str = "('complete', 'failed', 'cancelled', 'expired')";
 

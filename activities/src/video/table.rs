@@ -7,7 +7,10 @@ use sqlx::{postgres::PgArguments, query::Query, types::Json, PgConnection, PgPoo
 use uuid::Uuid;
 
 use super::{moves::StatusMove, row::Video, status::VideoStatus};
-use crate::{phase::Phase, plan::Request, production::Production, review::Gate, spec::Spec};
+use crate::{
+    phase::Phase, plan::Request, production::Production, review::Gate, spec::Spec,
+    webhooks::EventData,
+};
 
 /// The channel on which a video's id is announced, at commit, whenever its status moves.
 pub const VIDEOS_CHANNEL: &str = "slate_videos";
@@ -18,7 +21,8 @@ const COLUMNS: &str = "id, video_id, version, parent_version, change, approved, 
 
 /// Writes a new video's row for `owner` (or a new version's, of the video `version` names),
 /// reserving `reserve_usd` of its monthly budget, in the transaction that admits its run
-/// (`video_admit` checks the limits first). A new version becomes its video's newest.
+/// (`video_admit` checks the limits first). A new version becomes its video's newest, and keeps
+/// its video's webhook URL unless given another.
 pub async fn video_insert(
     conn: &mut PgConnection,
     run_id: RunId,
@@ -26,12 +30,14 @@ pub async fn video_insert(
     owner: Uuid,
     reserve_usd: f64,
     version: Option<&VersionOf>,
+    webhook_url: Option<&str>,
 ) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO videos (id, prompt, request, owner, reserved_usd, video_id, version,
-                             parent_version, change, spec)
+                             parent_version, change, spec, webhook_url)
          SELECT $1, $2, $3, $4, $5, $6,
-                coalesce((SELECT max(version) + 1 FROM videos WHERE video_id = $6), 1), $7, $8, $9",
+                coalesce((SELECT max(version) + 1 FROM videos WHERE video_id = $6), 1), $7, $8, $9,
+                coalesce($10, (SELECT webhook_url FROM videos WHERE id = $6))",
     )
     .bind(run_id)
     .bind(&request.prompt)
@@ -42,6 +48,7 @@ pub async fn video_insert(
     .bind(version.map(|v| v.parent_version))
     .bind(version.map(|v| &v.change))
     .bind(version.map(|v| Json(&v.spec)))
+    .bind(webhook_url)
     .execute(&mut *conn)
     .await?;
     if let Some(version) = version {
@@ -52,6 +59,43 @@ pub async fn video_insert(
             .await?;
     }
     Ok(())
+}
+
+/// What run `id`'s video tells its webhook of where it stands, if it names one: the URL, the
+/// key whose secrets sign the event, and the event's data.
+pub(crate) async fn video_webhook_event(
+    conn: &mut PgConnection,
+    id: RunId,
+) -> sqlx::Result<Option<(String, Uuid, EventData)>> {
+    let row: Option<WebhookRow> = sqlx::query_as(&format!(
+        "SELECT webhook_url, {COLUMNS} FROM videos WHERE id = $1 AND webhook_url IS NOT NULL"
+    ))
+    .bind(id)
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.map(|WebhookRow { webhook_url, video }| {
+        let gate = (video.status == VideoStatus::AwaitingReview)
+            .then(|| video.current_phase.and_then(Gate::before))
+            .flatten();
+        let data = EventData {
+            video_id: video.video_id,
+            version: video.version,
+            status: video.status.as_str().to_owned(),
+            current_phase: video.current_phase.map(|p| p.name().to_owned()),
+            progress: video.progress,
+            gate: gate.map(|g| g.name().to_owned()),
+            cost_usd: video.cost_usd(),
+            error: video.error.clone(),
+        };
+        (webhook_url, video.owner, data)
+    }))
+}
+
+#[derive(sqlx::FromRow)]
+struct WebhookRow {
+    webhook_url: String,
+    #[sqlx(flatten)]
+    video: Video,
 }
 
 /// What makes a row a later version of a video.

@@ -69,6 +69,10 @@ pub struct GenerateArgs {
     /// Pause for your approval after these phases (`slate approve`): planning, storyboarding.
     #[arg(long, value_delimiter = ',', num_args = 0.., default_missing_values = ["planning", "storyboarding"])]
     review: Option<Vec<String>>,
+    /// An https URL that is POSTed a signed event at each review gate and at the video's end
+    /// (`slate webhook-secret` shows the secret that signs them).
+    #[arg(long)]
+    webhook_url: Option<String>,
     /// Follow the video to the end with a progress bar, then download it.
     #[arg(long)]
     wait: bool,
@@ -170,6 +174,9 @@ pub async fn generate(args: GenerateArgs) -> anyhow::Result<()> {
     }
     if let Some(gates) = &args.review {
         body["review"] = json!(gates);
+    }
+    if let Some(url) = &args.webhook_url {
+        body["webhook_url"] = json!(url);
     }
     let began = Instant::now();
     let response = http

@@ -13,6 +13,7 @@ mod sheet;
 mod smoke;
 mod steer;
 mod store;
+mod webhook;
 
 use client::{GenerateArgs, ReplayArgs, StatusArgs};
 use keys::KeysArgs;
@@ -20,6 +21,7 @@ use server::{DatabaseArgs, ServeArgs, WorkerCommandArgs};
 use sheet::SheetArgs;
 use smoke::SmokeArgs;
 use steer::{ApproveArgs, RegenerateArgs, VersionsArgs};
+use webhook::WebhookSecretArgs;
 
 #[derive(Parser)]
 #[command(
@@ -61,6 +63,8 @@ enum Command {
     Regenerate(RegenerateArgs),
     /// List a video's versions.
     Versions(VersionsArgs),
+    /// Print the secret that signs your webhook events; with --rotate, replace it.
+    WebhookSecret(WebhookSecretArgs),
     /// Replay a run from a phase (operators; needs SLATE_ADMIN_TOKEN).
     Replay(ReplayArgs),
     /// Write a contact sheet of a finished video: frames sampled from each beat, a row each.
@@ -81,6 +85,7 @@ impl Cli {
             Command::Approve(args) => steer::approve(args).await,
             Command::Regenerate(args) => steer::regenerate(args).await,
             Command::Versions(args) => steer::versions(args).await,
+            Command::WebhookSecret(args) => webhook::webhook_secret(args).await,
             Command::ContactSheet(args) => sheet::sheet(args).await,
             Command::Smoke(args) => smoke::smoke(args).await,
             Command::Keys(args) => keys::keys(args).await,

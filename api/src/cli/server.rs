@@ -7,9 +7,11 @@ use anyhow::Context;
 use clap::Args;
 use slate_activities::{
     cost::Prices,
+    outbound::Outbound,
     pipeline::{self, Pipeline},
     plan::Request,
     storage::{Cleaner, MediaStore, ScratchSpace},
+    webhooks::{webhook_workflow, Deliverer, Delivery, WebhookConfig},
 };
 use slate_api::{
     app::{Application, Settings},
@@ -133,23 +135,69 @@ struct PipelineArgs {
     store: StoreArgs,
     #[command(flatten)]
     cloud: CloudArgs,
+    #[command(flatten)]
+    webhooks: WebhookArgs,
+}
+
+/// How webhook events are delivered.
+#[derive(Args)]
+struct WebhookArgs {
+    /// Hosts that webhook URLs may name over plain http and at non-public addresses (comma
+    /// separated; none by default: events go over https to public addresses only).
+    #[arg(long, env = "SLATE_TRUSTED_WEBHOOK_HOSTS", value_delimiter = ',')]
+    trusted_webhook_hosts: Vec<String>,
+    /// Attempts to deliver an event, the first included.
+    #[arg(long, env = "SLATE_WEBHOOK_ATTEMPTS", default_value_t = WebhookConfig::default().attempts)]
+    webhook_attempts: u32,
+    /// Seconds before an event's second attempt; each later wait is three times the one before,
+    /// at most 2160 times this one.
+    #[arg(long, env = "SLATE_WEBHOOK_FIRST_RETRY_SECS", default_value_t = 10.0)]
+    webhook_first_retry_secs: f64,
+}
+
+/// The video workflow and the workflow that delivers its webhook events.
+struct Workflows {
+    video: Workflow<Request>,
+    webhooks: Workflow<Delivery>,
+}
+
+impl Workflows {
+    /// An engine on `pool` that runs both.
+    fn engine(&self, pool: PgPool) -> Engine {
+        Engine::builder(pool)
+            .register(&self.video)
+            .register(&self.webhooks)
+            .build()
+    }
 }
 
 impl PipelineArgs {
     /// The video workflow keeping media in `store` (working in `scratch`), its spending reserved
     /// in `pool`, and what its providers charge.
-    fn workflow(
+    fn workflows(
         &self,
         pool: &PgPool,
         store: MediaStore,
         scratch: ScratchSpace,
-    ) -> anyhow::Result<(Workflow<Request>, Prices)> {
+    ) -> anyhow::Result<(Workflows, Prices)> {
         let providers = self.cloud.providers()?;
         let prices = providers.prices();
+        let webhooks = &self.webhooks;
+        let first_retry = Duration::try_from_secs_f64(webhooks.webhook_first_retry_secs)
+            .context("SLATE_WEBHOOK_FIRST_RETRY_SECS must be a number of seconds")?;
+        let config = WebhookConfig {
+            attempts: webhooks.webhook_attempts,
+            first_retry,
+        };
+        let outbound = Outbound::new(webhooks.trusted_webhook_hosts.clone());
+        let deliverer = Deliverer::new(pool.clone(), outbound);
+        let webhooks = webhook_workflow(Arc::new(deliverer), &config);
         let pipeline = Pipeline::new(store, scratch, providers)
             .with_ledger(pool.clone())
-            .with_review_time(Duration::from_secs(self.review_secs));
-        Ok((pipeline::workflow(Arc::new(pipeline)), prices))
+            .with_review_time(Duration::from_secs(self.review_secs))
+            .with_webhooks(webhooks.clone());
+        let video = pipeline::workflow(Arc::new(pipeline));
+        Ok((Workflows { video, webhooks }, prices))
     }
 }
 
@@ -174,11 +222,11 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let auth = args.auth.resolve(&args.host).map_err(anyhow::Error::msg)?;
     let pool = connect(&args.worker.database).await?;
     let (media, scratch) = args.worker.pipeline.store.open()?;
-    let (workflow, prices) = args
+    let (workflows, prices) = args
         .worker
         .pipeline
-        .workflow(&pool, media.clone(), scratch)?;
-    let engine = Engine::builder(pool).register(&workflow).build();
+        .workflows(&pool, media.clone(), scratch)?;
+    let engine = workflows.engine(pool);
     let cleaner = media.clone();
     let settings = Settings {
         host: args.host,
@@ -199,10 +247,11 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         max_cost_per_video: args.max_cost_per_video_usd,
         max_versions: args.max_versions.max(1),
         models: args.worker.pipeline.cloud.models(),
+        webhook_hosts: args.worker.pipeline.webhooks.trusted_webhook_hosts.clone(),
         admin_token: args.admin_token,
         cors_origins: args.cors_origins,
     };
-    let app = Application::build(settings, engine.clone(), workflow).await?;
+    let app = Application::build(settings, engine.clone(), workflows.video).await?;
     tracing::info!(?auth, "client keys");
     tracing::info!(port = app.port(), "serving the API");
     let server = app.handle();
@@ -224,8 +273,8 @@ pub async fn worker(args: WorkerCommandArgs) -> anyhow::Result<()> {
     } = args;
     let pool = connect(&worker.database).await?;
     let (media, scratch) = worker.pipeline.store.open()?;
-    let (workflow, _) = worker.pipeline.workflow(&pool, media.clone(), scratch)?;
-    let engine = Engine::builder(pool).register(&workflow).build();
+    let (workflows, _) = worker.pipeline.workflows(&pool, media.clone(), scratch)?;
+    let engine = workflows.engine(pool);
     let Some(addr) = metrics_addr else {
         return run_engine(&engine, &worker, media, wait_for_signal()).await;
     };

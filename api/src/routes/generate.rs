@@ -17,6 +17,7 @@ use slate_activities::{
 use slate_engine::{take_token_using, RunId, StartOptions, Taken};
 
 use serde::Serialize;
+use url::Url;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -28,6 +29,7 @@ use crate::{
 
 const MAX_PROMPT_CHARS: usize = 1000;
 const MAX_KEY_CHARS: usize = 200;
+const MAX_WEBHOOK_URL: usize = 2048;
 
 /// What POST /api/generate accepts. The handler reads the body field by field, so that each
 /// fault is named; this type documents it.
@@ -80,6 +82,10 @@ pub struct GenerateRequest {
     /// One of this server's models (refused with 422 otherwise); the configured providers make
     /// the video.
     model: Option<String>,
+    /// An https URL (at most 2048 characters, of a public host) that is POSTed a signed event at
+    /// each review gate and when the video ends; its later versions keep it. See "Webhooks" in
+    /// docs/api.md.
+    webhook_url: Option<String>,
 }
 
 /// The answer to an admission.
@@ -113,6 +119,7 @@ pub async fn generate(
 ) -> Result<HttpResponse, ApiError> {
     let mut request = parse(&body, &state)?;
     request.assets = assets_of(&state, caller, &body).await?;
+    let webhook_url = webhook_url(&body, &state)?;
     let key = idempotency_key(&http)?;
     let mut tx = state.pool.begin().await?;
     let options = StartOptions {
@@ -139,6 +146,7 @@ pub async fn generate(
             max_queued: state.max_queued,
             max_active: state.max_active_videos,
             version: None,
+            webhook_url: webhook_url.as_deref(),
         };
         if let Err(refusal) = video_admit(&mut tx, &admission).await? {
             tx.rollback().await?;
@@ -151,6 +159,23 @@ pub async fn generate(
         status: "queued",
         message: "Video generation started",
     }))
+}
+
+/// The body's `webhook_url`, if any: a URL the outbound rules let deliveries reach.
+fn webhook_url(body: &Value, state: &AppState) -> Result<Option<String>, ApiError> {
+    let invalid = |why: String| ApiError::invalid("webhook_url", format!("webhook_url {why}"));
+    let url = match body.get("webhook_url") {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::String(url)) if url.len() <= MAX_WEBHOOK_URL => url,
+        Some(Value::String(_)) => return Err(invalid("must be at most 2048 characters".into())),
+        Some(_) => return Err(invalid("must be a string".into())),
+    };
+    let parsed = Url::parse(url).map_err(|e| invalid(format!("is not a URL: {e}")))?;
+    state
+        .webhooks
+        .check(&parsed)
+        .map_err(|why| invalid(format!("must be https and name a public host ({why})")))?;
+    Ok(Some(parsed.into()))
 }
 
 /// The client's images the body names by asset id: `product_image`, shown in the stills'

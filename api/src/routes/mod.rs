@@ -15,6 +15,7 @@ pub mod status;
 pub mod usage;
 pub mod versions;
 pub mod video;
+pub mod webhooks;
 
 use actix_web::{web, HttpResponse};
 
@@ -70,6 +71,11 @@ pub fn configure(config: &mut web::ServiceConfig) {
         )
         .route("/api/videos", web::get().to(video::list))
         .route("/api/usage", web::get().to(usage::usage))
+        .route("/api/webhooks/secret", web::get().to(webhooks::secret))
+        .route(
+            "/api/webhooks/secret/rotate",
+            web::post().to(webhooks::rotate),
+        )
         .route("/media/{key:.+}", web::get().to(media::media))
         .configure(admin::configure)
         .configure(keys::configure);

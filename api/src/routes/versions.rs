@@ -432,6 +432,7 @@ async fn next_version_as(
             change: change.to_json(),
             spec,
         }),
+        webhook_url: None,
     };
     if let Err(refusal) = video_admit(&mut tx, &admission).await? {
         return Err(refused(refusal, reserve_usd));

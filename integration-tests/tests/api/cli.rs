@@ -268,3 +268,32 @@ async fn slate_steers_a_video_through_its_review_then_regenerates_a_beat_and_lis
     );
     app.finish().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slate_webhook_secret_prints_the_secret_that_signs_events_and_rotates_it() {
+    let app = spawn_app(false).await;
+    let shown = slate(&app, &["webhook-secret"]).await;
+    assert!(shown.status.success(), "{shown:?}");
+    let (_, secret) = app.get("/api/webhooks/secret").await;
+    assert_eq!(stdout(&shown).trim(), secret["secret"]);
+    assert!(String::from_utf8_lossy(&shown.stderr).contains("Slate-Signature"));
+
+    let rotated = slate(&app, &["webhook-secret", "--rotate"]).await;
+    let (_, current) = app.get("/api/webhooks/secret").await;
+    assert_eq!(stdout(&rotated).trim(), current["secret"]);
+    assert_ne!(current["secret"], secret["secret"]);
+
+    let generate = slate(
+        &app,
+        &[
+            "generate",
+            "15s watch",
+            "--webhook-url",
+            "https://10.0.0.1/hooks",
+        ],
+    )
+    .await;
+    assert!(!generate.status.success());
+    assert!(String::from_utf8_lossy(&generate.stderr).contains("webhook_url"));
+    app.finish().await;
+}

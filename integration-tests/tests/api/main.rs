@@ -11,4 +11,5 @@ mod media;
 mod operator;
 mod reading;
 mod steering;
+mod webhooks;
 mod workflow;

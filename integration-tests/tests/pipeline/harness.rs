@@ -68,7 +68,7 @@ impl VideoHarness {
                 .await
                 .unwrap()
                 .run_id;
-        video_insert(&mut tx, run, &request, LOCAL_KEY, 0.0, None)
+        video_insert(&mut tx, run, &request, LOCAL_KEY, 0.0, None, None)
             .await
             .unwrap();
         tx.commit().await.unwrap();

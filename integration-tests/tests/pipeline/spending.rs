@@ -37,6 +37,7 @@ async fn admit(
         max_queued,
         max_active: None,
         version: None,
+        webhook_url: None,
     };
     (run, video_admit(tx, &admission).await.unwrap())
 }

@@ -5,7 +5,10 @@
 
 use std::{collections::HashMap, future::Future, net::IpAddr, pin::Pin, sync::Arc};
 
-use slate_activities::providers::fetch::{Fetcher, Lookup, MediaKind};
+use slate_activities::{
+    outbound::Lookup,
+    providers::fetch::{Fetcher, MediaKind},
+};
 use slate_integration_tests::replicate_fake::sample_png as png;
 use wiremock::{
     matchers::{method, path},
