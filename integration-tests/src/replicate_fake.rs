@@ -8,7 +8,7 @@
 //! - `POST /v1/models/{owner}/{name}/predictions` serves official models only: a community model
 //!   answers 404 `{"detail":"The requested resource could not be found.","status":404}`;
 //! - an input the model's schema refuses answers 422 "Input validation failed" with
-//!   `invalid_fields`;
+//!   `invalid_fields` (an image input must be a URI: an https URL or a data URI);
 //! - statuses go `starting`, `processing`, then `succeeded`, `failed`, `canceled` or `aborted`
 //!   (a deadline reached before the prediction started);
 //! - `GET /v1/predictions` lists the newest first, `{next, previous, results}`, each with its
@@ -19,7 +19,7 @@
 //!   `data_removed: true`, `output: null` and an empty input.
 //!
 //! Each model family has a fixture: its owner/name, whether it is official, its version id, the
-//! inputs its schema requires or restricts, and the shape of its output (SDXL and FLUX schnell/dev
+//! inputs its schema requires or restricts, those that take an image, and the shape of its output (SDXL and FLUX schnell/dev
 //! answer a list, the others one URL), from each model's API page on replicate.com.
 
 use std::{
@@ -51,6 +51,8 @@ pub struct Family {
     pub required: &'static [&'static str],
     /// Inputs restricted to these values.
     pub allowed: &'static [(&'static str, &'static [i64])],
+    /// Inputs that take an image, as a URI (an https URL or a data URI).
+    pub images: &'static [&'static str],
     pub list_output: bool,
     /// The output file's extension.
     pub extension: &'static str,
@@ -64,6 +66,7 @@ pub const FAMILIES: [Family; 9] = [
         version_id: "7762fd07cf82c948538e41f63f77d685e02b063e37e496e96eefd46c929f9bdc",
         required: &["prompt"],
         allowed: &[],
+        images: &["image", "mask"],
         list_output: true,
         extension: "png",
     },
@@ -73,6 +76,7 @@ pub const FAMILIES: [Family; 9] = [
         version_id: "hidden",
         required: &["prompt"],
         allowed: &[],
+        images: &[],
         list_output: true,
         extension: "png",
     },
@@ -82,6 +86,7 @@ pub const FAMILIES: [Family; 9] = [
         version_id: "hidden",
         required: &["prompt"],
         allowed: &[],
+        images: &["image"],
         list_output: true,
         extension: "png",
     },
@@ -91,6 +96,7 @@ pub const FAMILIES: [Family; 9] = [
         version_id: "hidden",
         required: &["prompt"],
         allowed: &[],
+        images: &["image_prompt"],
         list_output: false,
         extension: "png",
     },
@@ -100,6 +106,7 @@ pub const FAMILIES: [Family; 9] = [
         version_id: "hidden",
         required: &["prompt", "first_frame_image"],
         allowed: &[("duration", &[6, 10])],
+        images: &["first_frame_image", "last_frame_image"],
         list_output: false,
         extension: "mp4",
     },
@@ -109,6 +116,7 @@ pub const FAMILIES: [Family; 9] = [
         version_id: "hidden",
         required: &["prompt", "first_frame_image"],
         allowed: &[("duration", &[6, 10])],
+        images: &["first_frame_image"],
         list_output: false,
         extension: "mp4",
     },
@@ -118,6 +126,7 @@ pub const FAMILIES: [Family; 9] = [
         version_id: "hidden",
         required: &["prompt", "first_frame_image"],
         allowed: &[],
+        images: &["first_frame_image", "subject_reference"],
         list_output: false,
         extension: "mp4",
     },
@@ -127,6 +136,7 @@ pub const FAMILIES: [Family; 9] = [
         version_id: "hidden",
         required: &["prompt", "start_image"],
         allowed: &[("duration", &[5, 10])],
+        images: &["start_image", "end_image"],
         list_output: false,
         extension: "mp4",
     },
@@ -136,6 +146,7 @@ pub const FAMILIES: [Family; 9] = [
         version_id: "671ac645ce5e552cc63a54a2bbff63fcf798043055d2dac5fc9e36a837eedcfb",
         required: &["prompt"],
         allowed: &[],
+        images: &["input_audio"],
         list_output: false,
         extension: "wav",
     },
@@ -266,6 +277,13 @@ impl FakeReplicate {
     pub fn inputs(&self) -> Vec<Value> {
         let state = self.state.lock().unwrap();
         state.predictions.iter().map(|p| p.input.clone()).collect()
+    }
+
+    /// The inputs of the predictions of `model` (`owner/name`) made so far.
+    pub fn inputs_of(&self, model: &str) -> Vec<Value> {
+        let state = self.state.lock().unwrap();
+        let of_model = state.predictions.iter().filter(|p| p.family.model == model);
+        of_model.map(|p| p.input.clone()).collect()
     }
 
     pub fn uploads(&self) -> usize {
@@ -447,6 +465,22 @@ impl Responder {
         for field in family.required {
             if input.get(field).is_none() {
                 return invalid("input", "required", &format!("{field} is required"));
+            }
+        }
+        for field in family.images {
+            let uri = |v: &str| {
+                ["https://", "http://", "data:"]
+                    .iter()
+                    .any(|p| v.starts_with(p))
+            };
+            if let Some(value) = input.get(field) {
+                if !value.as_str().is_some_and(uri) {
+                    return invalid(
+                        &format!("input.{field}"),
+                        "format",
+                        &format!("input.{field}: Does not match format 'uri'"),
+                    );
+                }
             }
         }
         for (field, values) in family.allowed {

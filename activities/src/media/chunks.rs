@@ -149,11 +149,24 @@ pub async fn fit_still(
 }
 
 /// The image `key` as a JPEG (quality 4 of ffmpeg's 2 to 31 scale), the form a cloud model's first
-/// frame is sent in: a 1280x720 still is then well under the size that may go inline.
-pub async fn jpeg(scratch: &Scratch, key: &str) -> Result<Vec<u8>, StepError> {
+/// frame or reference image is sent in: a 1280x720 still is then well under the size that may go
+/// inline. With `frame`, the image is fitted whole inside a white frame of that size, so that a
+/// model that makes its output in its reference's shape makes it in the video's.
+pub async fn jpeg(
+    scratch: &Scratch,
+    key: &str,
+    frame: Option<(u32, u32)>,
+) -> Result<Vec<u8>, StepError> {
     let out = scratch.path(&format!("jpeg-{}.jpg", key.replace('/', "_")));
     let mut args = ffmpeg::args(["-i"]);
     args.push(scratch.fetch(key).await?.into_os_string());
+    if let Some((width, height)) = frame {
+        let fit = format!(
+            "scale={width}:{height}:force_original_aspect_ratio=decrease,\
+             pad={width}:{height}:(ow-iw)/2:(oh-ih)/2:color=white"
+        );
+        args.extend(ffmpeg::args(["-vf", &fit]));
+    }
     args.extend(ffmpeg::args([
         "-frames:v",
         "1",

@@ -99,7 +99,7 @@ impl ImageModel for PredictionImages {
         scratch: &Scratch,
         spec: &Spec,
         index: usize,
-        _product: Option<&str>,
+        product: Option<&str>,
         key: &str,
     ) -> Result<(), StepError> {
         let beat = &spec.beats[index];
@@ -109,7 +109,20 @@ impl ImageModel for PredictionImages {
             spec.style.color_palette.join(", "),
             spec.style.lighting
         );
-        let input = self.0.profile.input(&prompt, spec.size(), None, None);
+        let mut input = self.0.profile.input(&prompt, spec.size(), None, None);
+        if let (Some(field), Some(product)) = (&self.0.profile.reference_image, product) {
+            // Sent once per video's storyboard, in the frame's shape.
+            let reference: String = ctx
+                .memo("product-reference", async {
+                    let jpeg = chunks::jpeg(scratch, product, Some(spec.size())).await?;
+                    self.0
+                        .api
+                        .file_input(jpeg, "image/jpeg", "product.jpg")
+                        .await
+                })
+                .await?;
+            input[field.as_str()] = reference.into();
+        }
         let name = format!("still-{:02}", index + 1);
         let source = ctx.artifact(&format!("{name}.source"));
         let source = self.0.run(ctx, scratch, &name, input, source.key()).await?;
@@ -147,7 +160,7 @@ impl VideoModel for PredictionClips {
     ) -> Result<(), StepError> {
         let frame: String = ctx
             .memo(&format!("{}-first-frame", job.name), async {
-                let jpeg = chunks::jpeg(scratch, job.start).await?;
+                let jpeg = chunks::jpeg(scratch, job.start, None).await?;
                 self.0
                     .api
                     .file_input(jpeg, "image/jpeg", "first-frame.jpg")

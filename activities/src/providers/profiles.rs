@@ -81,6 +81,10 @@ pub struct Profile {
     /// The input that carries the first frame (image-to-video models).
     #[serde(default)]
     pub first_frame: Option<String>,
+    /// The input that carries a reference image (image models): the client's product photo,
+    /// when the video has one. A model without one draws from the prompt alone.
+    #[serde(default)]
+    pub reference_image: Option<String>,
     #[serde(default = "no_size")]
     pub size: Size,
     #[serde(default)]
@@ -215,24 +219,32 @@ const OLD_MUSICGEN: [&str; 2] = ["b1547dad", "7a76a825"];
 /// deployments set their own with SLATE_PRICE_*.
 fn builtin_profiles() -> Vec<(&'static str, Profile)> {
     let fixed = |pairs: Value| pairs.as_object().cloned().unwrap_or_default();
-    let image =
-        |version: &str, size: Size, output: Output, per_output: f64, extra: Value| Profile {
-            kind: Kind::Image,
-            version: version.into(),
-            prompt: prompt(),
-            first_frame: None,
-            size,
-            length: None,
-            native_seconds: None,
-            seed: Some("seed".into()),
-            fixed: fixed(extra),
-            output,
-            deadline_seconds: 120,
-            price: Price {
-                per_output,
-                per_second: 0.0,
-            },
-        };
+    // The reference image is the input each model's API page names for an image to start from
+    // or to be guided by: SDXL's and FLUX dev's `image` (image to image, at their default
+    // prompt_strength of 0.8), FLUX 1.1 pro's `image_prompt` (Redux); FLUX schnell takes none.
+    let image = |version: &str,
+                 size: Size,
+                 output: Output,
+                 per_output: f64,
+                 reference: Option<&str>,
+                 extra: Value| Profile {
+        kind: Kind::Image,
+        version: version.into(),
+        prompt: prompt(),
+        first_frame: None,
+        reference_image: reference.map(str::to_owned),
+        size,
+        length: None,
+        native_seconds: None,
+        seed: Some("seed".into()),
+        fixed: fixed(extra),
+        output,
+        deadline_seconds: 120,
+        price: Price {
+            per_output,
+            per_second: 0.0,
+        },
+    };
     let ratio = || Size::AspectRatio {
         field: "aspect_ratio".into(),
     };
@@ -246,6 +258,7 @@ fn builtin_profiles() -> Vec<(&'static str, Profile)> {
         version: version.into(),
         prompt: prompt(),
         first_frame: Some(first_frame.into()),
+        reference_image: None,
         size: Size::None,
         length,
         native_seconds: native,
@@ -278,6 +291,7 @@ fn builtin_profiles() -> Vec<(&'static str, Profile)> {
                 },
                 Output::List,
                 0.0055,
+                Some("image"),
                 json!({"num_outputs": 1}),
             ),
         ),
@@ -288,6 +302,7 @@ fn builtin_profiles() -> Vec<(&'static str, Profile)> {
                 ratio(),
                 Output::List,
                 0.003,
+                None,
                 json!({"num_outputs": 1, "output_format": "png"}),
             ),
         ),
@@ -298,6 +313,7 @@ fn builtin_profiles() -> Vec<(&'static str, Profile)> {
                 ratio(),
                 Output::List,
                 0.025,
+                Some("image"),
                 json!({"num_outputs": 1, "output_format": "png"}),
             ),
         ),
@@ -308,6 +324,7 @@ fn builtin_profiles() -> Vec<(&'static str, Profile)> {
                 ratio(),
                 Output::Url,
                 0.04,
+                Some("image_prompt"),
                 json!({"output_format": "png"}),
             ),
         ),
@@ -365,6 +382,7 @@ fn builtin_profiles() -> Vec<(&'static str, Profile)> {
                 version: "meta/musicgen:671ac645ce5e552cc63a54a2bbff63fcf798043055d2dac5fc9e36a837eedcfb".into(),
                 prompt: prompt(),
                 first_frame: None,
+                reference_image: None,
                 size: Size::None,
                 length: Some(Length {
                     field: "duration".into(),

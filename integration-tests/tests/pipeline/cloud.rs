@@ -1,8 +1,9 @@
 use std::{sync::Arc, time::Duration};
 
+use base64::Engine as _;
 use slate_activities::{
     plan::Request,
-    production::Production,
+    production::{Assets, Production},
     providers::{
         predictions::{PredictionClips, PredictionImages, PredictionModel, PredictionMusic},
         profiles::{supported, Kind, Profile},
@@ -63,8 +64,9 @@ async fn fake_service(dir: &std::path::Path) -> FakeReplicate {
 
 /// Every supported image, video and music model makes a 15 s video through the fake service (the
 /// image and video models paired in turn, the music model each time): each is asked in its own
-/// words (the fake refuses any other), each output is copied and fitted to the format, and the
-/// video costs the sum of the profiles' prices.
+/// words (the fake refuses any other), an image model that takes a reference image is given the
+/// client's product photo in the frame's shape, each output is copied and fitted to the format,
+/// and the video costs the sum of the profiles' prices.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_supported_model_makes_a_video_fitted_to_the_format_at_its_profiles_price() {
     let scratch = tempfile::tempdir().unwrap();
@@ -90,8 +92,18 @@ async fn every_supported_model_makes_a_video_fitted_to_the_format_at_its_profile
         let h = VideoHarness::with_providers(providers).await;
         let worker = h.worker();
         let created_before = fake.created();
+        // The client's product photo, portrait, as an upload leaves it in the store.
+        let product = "assets/client/product.png";
+        std::fs::create_dir_all(h.path(product).parent().unwrap()).unwrap();
+        image::RgbImage::from_pixel(600, 800, image::Rgb([200, 40, 40]))
+            .save(h.path(product))
+            .unwrap();
         let request = Request {
             max_cost_usd: Some(10.0),
+            assets: Assets {
+                product_image: Some(product.into()),
+                logo: None,
+            },
             ..Request::new("15s Nike sneakers energetic urban")
         };
         let run = h.start(request).await;
@@ -151,4 +163,33 @@ async fn every_supported_model_makes_a_video_fitted_to_the_format_at_its_profile
         .filter_map(|i| i.get("first_frame_image").or(i.get("start_image")).cloned())
         .count();
     assert_eq!(first_frames, 3 * pairs, "every clip starts from its frame");
+    for image in images {
+        let reference = Profile::builtin(image).unwrap().reference_image;
+        let inputs = fake.inputs_of(image);
+        assert!(!inputs.is_empty(), "{image} drew stills");
+        for input in inputs {
+            let Some(field) = &reference else {
+                assert!(
+                    !input.to_string().contains("data:image"),
+                    "{image}: {input}"
+                );
+                continue;
+            };
+            let uri = input[field].as_str().unwrap_or_default();
+            let jpeg = uri
+                .strip_prefix("data:image/jpeg;base64,")
+                .unwrap_or_else(|| panic!("{image} is given the product photo as {field}"));
+            let sent = image::load_from_memory(
+                &base64::engine::general_purpose::STANDARD
+                    .decode(jpeg)
+                    .unwrap(),
+            )
+            .unwrap();
+            assert_eq!(
+                (sent.width(), sent.height()),
+                (1280, 720),
+                "in the frame's shape"
+            );
+        }
+    }
 }
