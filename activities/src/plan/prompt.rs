@@ -309,7 +309,13 @@ fn name(clauses: &[Vec<&str>], skip: &[usize]) -> Named {
         let apposed = next
             .first()
             .is_some_and(|w| ARTICLES.contains(&w.lower().as_str()));
-        if ends_clause && apposed && last.iter().any(Word::capitalized) {
+        // At the prompt's start a capital proves nothing, unless the comma and article set the
+        // words apart as a name that names no kind of product ("Ember, a smart mug").
+        let opens_as_name = last.first().is_some_and(|w| {
+            w.at == 0 && w.text.starts_with(char::is_uppercase) && category_of(last).is_none()
+        });
+        let a_name = last.iter().any(Word::capitalized) || opens_as_name;
+        if ends_clause && apposed && a_name {
             let noun: Vec<Word> = next[1..]
                 .iter()
                 .take_while(|w| !FILLER.contains(&w.lower().as_str()))
@@ -486,6 +492,19 @@ mod tests {
         assert_eq!(reading.noun, "smart mug");
         assert_eq!(reading.benefits, ["keeps coffee hot for hours"]);
         assert_eq!(reading.duration, Some(30));
+        let opening = read("Ember, a smart mug that keeps coffee hot for hours, ember.com");
+        assert_eq!(
+            (opening.product.as_str(), opening.noun.as_str()),
+            ("Ember", "smart mug"),
+            "a brand that opens the prompt"
+        );
+        assert_eq!(opening.contact.as_deref(), Some("ember.com"));
+        assert_eq!(
+            read("Sneakers, a gift for runners").product,
+            "Sneakers",
+            "a kind of product is no brand"
+        );
+        assert!(!read("Sneakers, a gift for runners").branded);
         let plain = read("Create an ad for family car with emotional story");
         assert!(!plain.branded);
         assert_eq!(plain.noun, "");
