@@ -261,7 +261,8 @@ impl Engine {
         stats::step_medians(&self.pool, workflow, within, last).await
     }
 
-    /// When the attempt of `run_id`'s current step was leased; `None` while no step of it runs.
+    /// When `run_id`'s current step began: its first attempt's lease, kept across its retries and
+    /// its waits for children; `None` before it has begun, and once the run has ended.
     pub async fn step_started_at(&self, run_id: RunId) -> Result<Option<DateTime<Utc>>> {
         stats::step_started_at(&self.pool, run_id).await
     }

@@ -103,9 +103,10 @@ async fn insert(
              SELECT new.* FROM new JOIN run USING (id)
          ), task AS (
              INSERT INTO tasks (run_id, workflow, workflow_version, generation, step_index, step,
-                                limit_key, lease_owner, attempt, leased_at)
+                                limit_key, lease_owner, attempt, leased_at, step_started_at)
              SELECT id, workflow, version, 0, 0, step, limit_key, owner,
                     CASE WHEN owner IS NULL THEN 0 ELSE 1 END,
+                    CASE WHEN owner IS NULL THEN NULL ELSE now() END,
                     CASE WHEN owner IS NULL THEN NULL ELSE now() END
              FROM started
          ), event AS (

@@ -77,10 +77,11 @@ pub(crate) async fn step_medians(
     .await?)
 }
 
-/// When the attempt of `run_id`'s current step was leased; `None` while no step of it runs.
+/// When `run_id`'s current step began: its first attempt's lease, kept across its retries and its
+/// waits for children; `None` before it has begun, and once the run has ended.
 pub(crate) async fn step_started_at(pool: &PgPool, run_id: RunId) -> Result<Option<DateTime<Utc>>> {
     Ok(
-        sqlx::query_scalar("SELECT leased_at FROM tasks WHERE run_id = $1")
+        sqlx::query_scalar("SELECT step_started_at FROM tasks WHERE run_id = $1")
             .bind(run_id)
             .fetch_optional(pool)
             .await?

@@ -277,9 +277,9 @@ WITH input AS (
              output, cost_usd, started_at, error, run_at, wait, next_limit_key, limited, awaiting,
              artifacts)
 ), fenced AS (
-    SELECT i.* FROM (SELECT * FROM input ORDER BY run_id) i
+    SELECT i.*, owned.began FROM (SELECT * FROM input ORDER BY run_id) i
     CROSS JOIN LATERAL (
-        SELECT 1 FROM tasks t
+        SELECT t.step_started_at AS began FROM tasks t
         WHERE t.run_id = i.run_id AND t.generation = i.generation AND t.step_index = i.step_index
           AND t.attempt = i.attempt AND t.lease_owner = $1
         FOR UPDATE
@@ -288,7 +288,7 @@ WITH input AS (
     INSERT INTO checkpoints (run_id, step_index, generation, step, attempt, output, artifacts,
                              cost_usd, worker_id, started_at)
     SELECT run_id, step_index, generation, step, attempt, output, artifacts, cost_usd, $1,
-           started_at
+           coalesce(began, started_at)
     FROM fenced WHERE action IN ('keep', 'enqueue', 'complete', 'sleep', 'wait')
 ), advanced AS (
     UPDATE tasks t
@@ -300,7 +300,8 @@ WITH input AS (
         attempt = CASE f.action WHEN 'keep' THEN 1 ELSE 0 END,
         interrupted = 0,
         lease_owner = CASE f.action WHEN 'keep' THEN $1 END,
-        leased_at = CASE f.action WHEN 'keep' THEN now() END
+        leased_at = CASE f.action WHEN 'keep' THEN now() END,
+        step_started_at = CASE f.action WHEN 'keep' THEN now() END
     FROM fenced f WHERE t.run_id = f.run_id AND f.action IN ('keep', 'enqueue', 'sleep', 'wait')
 ), parked AS (
     UPDATE runs r SET state = 'waiting'

@@ -59,7 +59,8 @@ WITH registered AS (
 ), due AS (
     SELECT run_id FROM limited UNION ALL SELECT run_id FROM free
 ), claimed AS (
-    UPDATE tasks t SET lease_owner = $1, attempt = t.attempt + 1, leased_at = now()
+    UPDATE tasks t SET lease_owner = $1, attempt = t.attempt + 1, leased_at = now(),
+                       step_started_at = coalesce(t.step_started_at, now())
     FROM due WHERE t.run_id = due.run_id
     RETURNING t.run_id, t.workflow, t.workflow_version, t.generation, t.step_index,
               t.step, t.attempt, t.leased_at, t.interrupted, t.suspended, t.wait, t.limit_key

@@ -110,6 +110,42 @@ async fn a_step_fans_out_holding_no_lease_and_resumes_once_with_every_childs_res
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_step_that_fans_out_began_before_its_children_ran_and_tells_so_while_they_run() {
+    let f = Fanning::new().await;
+    let _workers = f.h.workers(1, test_worker_config());
+    let run = f
+        .start(Fan {
+            children: 4,
+            ms: 300,
+            ..Fan::default()
+        })
+        .await;
+    wait::until("the step to wait for its children", PATIENCE, || async {
+        (f.task(run).await == Some((false, true))).then_some(())
+    })
+    .await;
+    let began = f.h.engine.step_started_at(run).await.unwrap();
+    assert!(began.is_some(), "a step waiting for its children has begun");
+
+    assert_eq!(f.h.wait_end(run).await.state, RunState::Completed);
+    let (first_child, _): (DateTime<Utc>, i64) =
+        sqlx::query_as("SELECT min(started_at), count(*) FROM probe_spans WHERE run_id = $1")
+            .bind(run)
+            .fetch_one(&f.h.db.pool)
+            .await
+            .unwrap();
+    let checkpoints = f.h.engine.checkpoints(run).await.unwrap();
+    let spread = checkpoints.iter().find(|c| c.step == "spread").unwrap();
+    assert!(
+        spread.started_at < first_child,
+        "spread began at {}, after its first child at {first_child}",
+        spread.started_at
+    );
+    assert_eq!(Some(spread.started_at), began);
+    f.h.db.drop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worker_with_one_slot_runs_a_steps_children_since_the_step_gives_its_slot_up() {
     let f = Fanning::new().await;
     let one_slot = WorkerConfig {

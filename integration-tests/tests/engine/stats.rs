@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
+
 use slate_engine::RunState;
 use slate_integration_tests::probe::{self, Behaviour, Probe, STEPS};
 
@@ -64,6 +66,41 @@ async fn a_run_tells_when_its_current_step_began_and_its_workflow_the_median_of_
             .unwrap()
             .is_empty(),
         "another workflow's steps are not counted"
+    );
+    workers.stop().await;
+    h.db.drop().await;
+}
+
+/// The checkpoint of `step` of `run`: when its step began, and when it was checkpointed.
+async fn step_span(
+    h: &Harness,
+    run: slate_engine::RunId,
+    step: &str,
+) -> (DateTime<Utc>, DateTime<Utc>) {
+    let checkpoints = h.engine.checkpoints(run).await.unwrap();
+    let checkpoint = checkpoints.iter().find(|c| c.step == step).unwrap();
+    (checkpoint.started_at, checkpoint.completed_at)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_steps_length_runs_from_its_first_attempt_across_its_retries() {
+    let h = Harness::new().await;
+    let workers = h.workers(1, test_worker_config());
+    let run = h
+        .start(Probe::at("two", Behaviour::FailRetryable { times: 1 }))
+        .await;
+    assert_eq!(h.wait_end(run).await.state, RunState::Completed);
+    let first_execution: DateTime<Utc> = sqlx::query_scalar(
+        "SELECT min(at) FROM probe_executions WHERE run_id = $1 AND step = 'two'",
+    )
+    .bind(run)
+    .fetch_one(&h.db.pool)
+    .await
+    .unwrap();
+    let (began, _) = step_span(&h, run, "two").await;
+    assert!(
+        began <= first_execution,
+        "step two began at {began}, after its first attempt ran at {first_execution}"
     );
     workers.stop().await;
     h.db.drop().await;
