@@ -11,7 +11,7 @@ use reqwest::{
     StatusCode, Url,
 };
 use serde::{Deserialize, Serialize};
-use slate_engine::{RetryPolicy, Step, StepError, Workflow};
+use slate_engine::{Limit, RetryPolicy, Step, StepError, Workflow};
 use sqlx::PgPool;
 
 use super::{
@@ -29,6 +29,9 @@ pub const WEBHOOK_STEP: &str = "deliver_webhook";
 
 /// How long a receiver has to answer one attempt.
 const ANSWER_TIME: Duration = Duration::from_secs(10);
+/// The most deliveries that run at once, across every worker: slow receivers never take the
+/// slots the videos' steps need.
+const WEBHOOK_CONCURRENCY: u32 = 8;
 /// The longest wait a receiver's Retry-After may ask for.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
 
@@ -168,7 +171,12 @@ pub fn webhook_workflow(deliverer: Arc<Deliverer>, config: &WebhookConfig) -> Wo
         async move { deliverer.deliver(delivery).await }
     });
     Workflow::builder(WEBHOOK_WORKFLOW, VERSION)
-        .step(deliver.timeout(ANSWER_TIME * 3).retry(config.retry()))
+        .step(
+            deliver
+                .timeout(ANSWER_TIME * 3)
+                .retry(config.retry())
+                .limit(Limit::new(WEBHOOK_WORKFLOW).concurrency(WEBHOOK_CONCURRENCY)),
+        )
         .build()
 }
 
