@@ -364,21 +364,40 @@ async fn every_run_completes_exactly_once_through_kills_pauses_and_database_rest
         wrong, 0,
         "runs without exactly one live checkpoint per step"
     );
-    // Nothing checkpointed or memoized ran again after its result was committed.
-    let duplicates: i64 = sqlx::query_scalar(
-        "SELECT (SELECT count(*) FROM probe_executions e
-                 JOIN checkpoints c ON c.run_id = e.run_id AND c.step = e.step
-                      AND c.superseded_at IS NULL
-                 WHERE e.part IS NULL AND e.at > c.completed_at)
-              + (SELECT count(*) FROM probe_executions e
-                 JOIN memos m ON m.run_id = e.run_id AND m.key = 'part-' || e.part
-                      AND m.superseded_at IS NULL
-                 WHERE e.part IS NOT NULL AND e.at > m.created_at)",
+    // Nothing checkpointed or memoized ran again after its result was committed. Each one that
+    // did is told with its run's history, which says which attempt ran it and where.
+    let duplicates: Vec<Duplicate> = sqlx::query_as(
+        "SELECT e.run_id, e.step, e.part, e.attempt, e.pid, e.at, c.completed_at
+             FROM probe_executions e
+             JOIN checkpoints c ON c.run_id = e.run_id AND c.step = e.step
+                  AND c.superseded_at IS NULL
+             WHERE e.part IS NULL AND e.at > c.completed_at
+             UNION ALL
+             SELECT e.run_id, e.step, e.part, e.attempt, e.pid, e.at, m.created_at
+             FROM probe_executions e
+             JOIN memos m ON m.run_id = e.run_id AND m.key = 'part-' || e.part
+                  AND m.superseded_at IS NULL
+             WHERE e.part IS NOT NULL AND e.at > m.created_at",
     )
-    .fetch_one(&pool)
+    .fetch_all(&pool)
     .await
     .unwrap();
-    assert_eq!(duplicates, 0, "executions after their result was committed");
+    for (run, ..) in &duplicates {
+        let history: Vec<HistoryLine> = sqlx::query_as(
+            "SELECT kind::text, step, attempt, worker_id, at FROM events
+                 WHERE run_id = $1 ORDER BY id",
+        )
+        .bind(run)
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+        eprintln!("run {run}'s history: {history:#?}");
+    }
+    assert!(
+        duplicates.is_empty(),
+        "executions after their result was committed (run, step, part, attempt, pid, ran at, \
+         committed at): {duplicates:#?}"
+    );
     let tasks: i64 = sqlx::query_scalar("SELECT count(*) FROM tasks")
         .fetch_one(&pool)
         .await
@@ -525,6 +544,27 @@ async fn admit(http: &reqwest::Client, base: &str, n: usize) -> String {
     })
     .await
 }
+
+/// An execution after its result was committed: run, step, part, attempt, pid, when it ran, and
+/// when its result was committed.
+type Duplicate = (
+    uuid::Uuid,
+    String,
+    Option<i32>,
+    i32,
+    i32,
+    DateTime<Utc>,
+    DateTime<Utc>,
+);
+
+/// A line of a run's history: kind, step, attempt, worker, when.
+type HistoryLine = (
+    String,
+    Option<String>,
+    Option<i32>,
+    Option<uuid::Uuid>,
+    DateTime<Utc>,
+);
 
 /// Pauses `worker` (SIGSTOP) until its lease has lapsed and every task it held was taken back,
 /// then resumes it (SIGCONT): whatever it finishes afterwards must be fenced.
