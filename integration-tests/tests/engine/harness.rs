@@ -260,6 +260,15 @@ impl Harness {
         }
     }
 
+    /// The worker `run`'s task is leased to; none while it is due for any worker.
+    pub async fn lease_owner(&self, run: RunId) -> Option<uuid::Uuid> {
+        sqlx::query_scalar("SELECT lease_owner FROM tasks WHERE run_id = $1")
+            .bind(run)
+            .fetch_one(&self.db.pool)
+            .await
+            .expect("the run's task")
+    }
+
     pub async fn tasks_left(&self) -> i64 {
         sqlx::query_scalar("SELECT count(*) FROM tasks")
             .fetch_one(&self.db.pool)

@@ -237,13 +237,7 @@ async fn a_task_leased_to_a_worker_that_runs_no_attempt_of_it_is_given_back_by_t
     let released = h.events(run, EventKind::LeaseReleased).await;
     assert_eq!(released.len(), 1, "given back at its second sighting");
     assert_eq!(released[0].attempt, Some(1));
-    let owner: Option<uuid::Uuid> =
-        sqlx::query_scalar("SELECT lease_owner FROM tasks WHERE run_id = $1")
-            .bind(run)
-            .fetch_one(&h.db.pool)
-            .await
-            .unwrap();
-    assert_eq!(owner, None, "due again for any worker");
+    assert_eq!(h.lease_owner(run).await, None, "due again for any worker");
     beats.release();
     h.db.drop().await;
 }

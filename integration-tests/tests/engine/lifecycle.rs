@@ -48,13 +48,11 @@ async fn a_worker_shutting_down_gives_back_the_task_of_an_attempt_that_outlives_
     workers.stop().await;
     let released = h.events(run, EventKind::LeaseReleased).await;
     assert_eq!(released.len(), 1);
-    let owner: Option<uuid::Uuid> =
-        sqlx::query_scalar("SELECT lease_owner FROM tasks WHERE run_id = $1")
-            .bind(run)
-            .fetch_one(&h.db.pool)
-            .await
-            .unwrap();
-    assert_eq!(owner, None, "the task is free for any worker");
+    assert_eq!(
+        h.lease_owner(run).await,
+        None,
+        "the task is free for any worker"
+    );
 
     let _workers = h.workers(1, test_worker_config());
     assert_eq!(h.wait_end(run).await.state, RunState::Completed);
